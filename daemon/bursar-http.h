@@ -89,6 +89,11 @@ void bursar_http_set_retry_policy (BursarHttp *self,
                                    guint       base_delay_ms,
                                    guint       budget_ms);
 
+/* I/O timeout of one request, in seconds (default 20): a server that
+ * stops sending for this long fails the attempt as a transient error. */
+void bursar_http_set_timeout (BursarHttp *self,
+                              guint       seconds);
+
 /* https:, or http: to 127.0.0.0/8, [::1] or localhost. */
 gboolean bursar_http_check_url (const char  *url,
                                 GError     **error);

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <glib/gi18n-lib.h>
+
 #include "bursar-error.h"
 #include "bursar-pkce.h"
 #include "bursar-secret.h"
@@ -44,19 +46,28 @@ bursar_base64url_decode (const char  *text,
                          GError     **error)
 {
   g_autoptr(GString) std = NULL;
+  guint8 *result;
   gsize len;
 
   g_return_val_if_fail (text != NULL, NULL);
   g_return_val_if_fail (out_len != NULL, NULL);
 
   len = strlen (text);
-  while (len > 0 && text[len - 1] == '=')
-    len--;
+  /* Padding is optional, but when present it must be the canonical one. */
+  if (len > 0 && text[len - 1] == '=')
+    {
+      gsize padded = len;
+
+      while (len > 0 && text[len - 1] == '=')
+        len--;
+      if (padded % 4 != 0 || padded - len > 2)
+        len = 1; /* force the length error below */
+    }
 
   if (len % 4 == 1)
     {
       g_set_error_literal (error, BURSAR_ERROR, BURSAR_ERROR_INVALID_ARGUMENT,
-                           "Invalid base64url length");
+                           _("Invalid base64url length."));
       return NULL;
     }
 
@@ -71,8 +82,9 @@ bursar_base64url_decode (const char  *text,
         c = '/';
       else if (!g_ascii_isalnum (c))
         {
+          explicit_bzero (std->str, std->len);
           g_set_error_literal (error, BURSAR_ERROR, BURSAR_ERROR_INVALID_ARGUMENT,
-                               "Invalid base64url character");
+                               _("Invalid base64url character."));
           return NULL;
         }
       g_string_append_c (std, c);
@@ -80,7 +92,9 @@ bursar_base64url_decode (const char  *text,
   while (std->len % 4 != 0)
     g_string_append_c (std, '=');
 
-  return g_base64_decode (std->str, out_len);
+  result = g_base64_decode (std->str, out_len);
+  explicit_bzero (std->str, std->len);
+  return result;
 }
 
 /* The kernel CSPRNG; GLib's g_random_*() is not meant for secrets. */

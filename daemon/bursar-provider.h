@@ -1,7 +1,7 @@
 /* bursar-provider.h: one provider, read from a `*.provider` GKeyFile.
  *
  * Every difference between services is a key in that file (see
- * docs/bursar-provider.5.md); the engine asks this object and never tests a
+ * docs/bursar-provider.5); the engine asks this object and never tests a
  * provider id.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -39,6 +39,26 @@ typedef enum
   BURSAR_REVOCATION_REFRESH, /* revoke the refresh token (falls back to access) */
   BURSAR_REVOCATION_ACCESS,  /* revoke the access token */
 } BursarRevocation;
+
+/* How the authorization request starts (AuthorizationMethod=). */
+typedef enum
+{
+  BURSAR_AUTHORIZATION_GET,       /* open the authorization URL in the browser */
+  BURSAR_AUTHORIZATION_POST_JSON, /* POST the parameters as JSON, open the
+                                   * Location of the answer, never follow it */
+} BursarAuthorizationMethod;
+
+/* Error shapes the engine must recognise in token-endpoint answers and on
+ * the callback (ErrorShapes=). */
+typedef enum
+{
+  BURSAR_ERROR_SHAPE_RFC6749 = 1 << 0,       /* {error, error_description} on 4xx */
+  BURSAR_ERROR_SHAPE_OK_WITH_ERROR = 1 << 1, /* {error} in a 2xx answer (Zoho) */
+  BURSAR_ERROR_SHAPE_TYPE_MESSAGE = 1 << 2,  /* {type, message} (Invoiced) */
+  BURSAR_ERROR_SHAPE_MESSAGE_ARRAY = 1 << 3, /* [{message}, …] (Apruve) */
+  BURSAR_ERROR_SHAPE_CALLBACK_DESCRIPTION = 1 << 4, /* callback error with only
+                                                     * error_description */
+} BursarErrorShape;
 
 #define BURSAR_TYPE_PROVIDER (bursar_provider_get_type ())
 G_DECLARE_FINAL_TYPE (BursarProvider, bursar_provider, BURSAR, PROVIDER, GObject)
@@ -122,6 +142,34 @@ gboolean bursar_provider_get_revocation_sends_hint (BursarProvider *self);
 
 /* Authorization header scheme ("Bearer", "Zoho-oauthtoken"). */
 const char *bursar_provider_get_header_scheme (BursarProvider *self);
+
+/* --- keys reserved for the engine's next steps (see bursar-provider(5)) --- */
+
+BursarAuthorizationMethod bursar_provider_get_authorization_method (BursarProvider *self);
+BursarErrorShape bursar_provider_get_error_shapes (BursarProvider *self);
+/* Callback parameters whose value (an https: URL of a known host) replaces
+ * the scheme, host and port of the token and revocation endpoints. */
+const char * const *bursar_provider_get_host_override_params (BursarProvider *self);
+/* Token-answer member whose value becomes the account's API base; NULL. */
+const char *bursar_provider_get_api_domain_field (BursarProvider *self);
+/* "member" or "detail=member" strings: answer, callback or ID-token
+ * members copied into the account's Details. */
+const char * const *bursar_provider_get_details_fields (BursarProvider *self);
+/* "Header-Name=template" strings; {name} stands for an account option or a
+ * Details member, and a header whose placeholder has no value is left out. */
+const char * const *bursar_provider_get_headers_from_options (BursarProvider *self);
+/* Scope templates with {name} placeholders, added when the value exists. */
+const char * const *bursar_provider_get_templated_scopes (BursarProvider *self);
+/* The redirect URI must be pre-registered: the `redirect_uri` option is
+ * required (default FALSE). */
+gboolean bursar_provider_get_redirect_uri_required (BursarProvider *self);
+/* Seconds before expiry at which a token counts as expired (default 60). */
+gint64 bursar_provider_get_expiry_margin (BursarProvider *self);
+/* At most @out_count refreshes per @out_window seconds; FALSE when the
+ * file sets no limit. */
+gboolean bursar_provider_get_refresh_limit (BursarProvider *self,
+                                            guint          *out_count,
+                                            guint          *out_window);
 
 /* --- the search path ------------------------------------------------- */
 
