@@ -17,6 +17,7 @@
 #include "bursar-account.h"
 #include "bursar-auth-flow.h"
 #include "bursar-error.h"
+#include "bursar-json.h"
 #include "bursar-jwt.h"
 #include "bursar-secret.h"
 
@@ -117,6 +118,7 @@ config_clear (BursarAccountConfig *config)
   g_clear_pointer (&config->redirect_uri, g_free);
   g_clear_pointer (&config->base_url, g_free);
   g_clear_pointer (&config->target_org_id, g_free);
+  g_clear_pointer (&config->host_override, g_free);
 }
 
 static void
@@ -203,7 +205,11 @@ bursar_account_get_property (GObject    *object,
       g_value_set_int64 (value, self->secrets != NULL ? self->secrets->expires_at : 0);
       break;
     case PROP_API_BASE_URL:
-      g_value_set_string (value, self->api_base_url != NULL ? self->api_base_url : "");
+      {
+        const char *api = bursar_account_get_endpoint (self, BURSAR_ENDPOINT_API_BASE);
+
+        g_value_set_string (value, api != NULL ? api : "");
+      }
       break;
     case PROP_DETAILS:
       g_value_set_variant (value, self->details);
@@ -394,6 +400,7 @@ bursar_account_save (BursarAccount *self)
   kf_set (kf, group, "RedirectUri", c->redirect_uri);
   kf_set (kf, group, "BaseUrl", c->base_url);
   kf_set (kf, group, "TargetOrgId", c->target_org_id);
+  kf_set (kf, group, "HostOverride", c->host_override);
   g_key_file_set_boolean (kf, group, "Signup", c->signup);
   /* "authorizing" is not kept: after a restart that flow is gone. */
   kf_set (kf, group, "State",
@@ -446,6 +453,7 @@ bursar_account_load (BursarAccount  *self,
   c->redirect_uri = kf_get (kf, group, "RedirectUri");
   c->base_url = kf_get (kf, group, "BaseUrl");
   c->target_org_id = kf_get (kf, group, "TargetOrgId");
+  c->host_override = kf_get (kf, group, "HostOverride");
   c->signup = g_key_file_get_boolean (kf, group, "Signup", NULL);
   self->identity = kf_get (kf, group, "Identity");
   self->last_error = kf_get (kf, group, "LastError");
@@ -489,24 +497,6 @@ bursar_account_load (BursarAccount  *self,
 
 /* --- endpoints ------------------------------------------------------- */
 
-/* base_url replaces scheme, host and port of a provider URL, keeping the
- * path: for staging and self-hosted instances. */
-static char *
-rebase_url (const char *url,
-            const char *base_url)
-{
-  g_autoptr(GUri) uri = g_uri_parse (url, G_URI_FLAGS_ENCODED, NULL);
-  g_autoptr(GUri) base = g_uri_parse (base_url, G_URI_FLAGS_ENCODED, NULL);
-  g_autoptr(GUri) result = NULL;
-
-  if (uri == NULL || base == NULL)
-    return NULL;
-  result = g_uri_build (G_URI_FLAGS_ENCODED, g_uri_get_scheme (base), NULL,
-                        g_uri_get_host (base), g_uri_get_port (base),
-                        g_uri_get_path (uri), g_uri_get_query (uri), NULL);
-  return g_uri_to_string (result);
-}
-
 const char *
 bursar_account_get_endpoint (BursarAccount  *self,
                              BursarEndpoint  endpoint)
@@ -539,17 +529,29 @@ bursar_account_get_endpoint (BursarAccount  *self,
     default:
       g_assert_not_reached ();
     }
-  if (stored != NULL)
-    return stored;
+  if (stored == NULL)
+    {
+      from_file = bursar_provider_get_endpoint (self->provider, c->environment, endpoint);
+      if (from_file != NULL && c->base_url != NULL)
+        {
+          /* Rebased URLs are interned: they are few and fixed for the
+           * account's lifetime, and callers treat the result as borrowed. */
+          rebased = bursar_http_rebase_url (from_file, c->base_url);
+          from_file = rebased != NULL ? g_intern_string (rebased) : NULL;
+        }
+      stored = from_file;
+    }
 
-  from_file = bursar_provider_get_endpoint (self->provider, c->environment, endpoint);
-  if (from_file == NULL || c->base_url == NULL)
-    return from_file;
+  /* A host the provider directed this account to (Zoho's accounts
+   * server) serves its token and revocation calls. */
+  if (stored != NULL && c->host_override != NULL &&
+      (endpoint == BURSAR_ENDPOINT_TOKEN || endpoint == BURSAR_ENDPOINT_REVOCATION))
+    {
+      g_autofree char *moved = bursar_http_rebase_url (stored, c->host_override);
 
-  /* Rebased URLs are interned: they are few and fixed for the account's
-   * lifetime, and callers treat the result as borrowed. */
-  rebased = rebase_url (from_file, c->base_url);
-  return rebased != NULL ? g_intern_string (rebased) : NULL;
+      return moved != NULL ? g_intern_string (moved) : stored;
+    }
+  return stored;
 }
 
 static const char *
@@ -597,6 +599,153 @@ new_token_request (BursarAccount *self,
   bursar_token_request_set_reauth_errors (request, bursar_provider_get_reauth_errors (self->provider));
   bursar_token_request_set_token_type_optional (request, bursar_provider_get_token_type_optional (self->provider));
   return request;
+}
+
+/* --- provider extras in answers --------------------------------------- */
+
+static GVariant *
+json_to_detail (JsonNode *node)
+{
+  if (node == NULL)
+    return NULL;
+
+  if (JSON_NODE_HOLDS_VALUE (node))
+    {
+      g_autofree char *text = bursar_json_node_dup_scalar (node);
+
+      return text != NULL ? g_variant_new_string (text) : NULL;
+    }
+
+  /* Lists of names (roles) as a string list; ZITADEL's role claim is an
+   * object whose keys are the role names. */
+  if (JSON_NODE_HOLDS_ARRAY (node) || JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+      g_auto(GStrv) strv = NULL;
+
+      if (JSON_NODE_HOLDS_ARRAY (node))
+        {
+          JsonArray *array = json_node_get_array (node);
+
+          for (guint i = 0; i < json_array_get_length (array) && i < 256; i++)
+            {
+              g_autofree char *text = bursar_json_node_dup_scalar (json_array_get_element (array, i));
+
+              if (text != NULL)
+                g_strv_builder_add (builder, text);
+            }
+        }
+      else
+        {
+          g_autoptr(GList) members = json_object_get_members (json_node_get_object (node));
+          guint n = 0;
+
+          for (GList *l = members; l != NULL && n < 256; l = l->next, n++)
+            g_strv_builder_add (builder, l->data);
+        }
+      strv = g_strv_builder_end (builder);
+      return g_variant_new_strv ((const char * const *) strv, -1);
+    }
+  return NULL;
+}
+
+/* The answer's extras (api_domain, corporate_account_id …), the callback's
+ * parameters and the ID token's claims, as the provider file maps them. */
+static void
+apply_answer_extras (BursarAccount *self,
+                     GHashTable    *extras,
+                     GHashTable    *params,
+                     JsonObject    *claims)
+{
+  const char * const *fields = bursar_provider_get_details_fields (self->provider);
+  const char *api_field = bursar_provider_get_api_domain_field (self->provider);
+
+  for (guint i = 0; fields != NULL && fields[i] != NULL; i++)
+    {
+      g_auto(GStrv) pair = g_strsplit (fields[i], "=", 2);
+      const char *detail = pair[0];
+      const char *member = pair[1] != NULL ? pair[1] : pair[0];
+      GVariant *value = NULL;
+      const char *text;
+
+      /* Never the one-time code or the state, whatever a file says. */
+      if (g_str_equal (member, "code") || g_str_equal (member, "state"))
+        continue;
+
+      if (extras != NULL && (text = g_hash_table_lookup (extras, member)) != NULL)
+        value = g_variant_new_string (text);
+      else if (params != NULL && (text = g_hash_table_lookup (params, member)) != NULL)
+        value = g_variant_new_string (text);
+      else if (claims != NULL && json_object_has_member (claims, member))
+        value = json_to_detail (json_object_get_member (claims, member));
+
+      if (value != NULL)
+        set_detail (self, detail, value);
+    }
+
+  if (api_field != NULL && extras != NULL && g_hash_table_lookup (extras, api_field) != NULL)
+    {
+      const char *named = g_hash_table_lookup (extras, api_field);
+      g_autofree char *origin = bursar_http_check_server_origin (named,
+                                                                 bursar_provider_get_known_hosts (self->provider),
+                                                                 self->config.base_url != NULL);
+      const char *template = bursar_provider_get_endpoint (self->provider, self->config.environment,
+                                                           BURSAR_ENDPOINT_API_BASE);
+      g_autofree char *api = NULL;
+
+      if (origin == NULL)
+        {
+          g_message ("Account %s: ignoring an API host that is not one of the provider's", self->id);
+          return;
+        }
+      api = template != NULL ? bursar_http_rebase_url (template, origin) : g_strdup (origin);
+      set_string (self, &self->api_base_url, api, PROP_API_BASE_URL);
+    }
+}
+
+/* Fills {name} placeholders from the account's options and Details; NULL
+ * when one has no value. */
+char *
+bursar_account_expand_template (BursarAccount *self,
+                                const char    *template)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+  const char *p = template;
+
+  while (*p != '\0')
+    {
+      const char *open = strchr (p, '{');
+      const char *close;
+      g_autofree char *name = NULL;
+      const char *value = NULL;
+
+      if (open == NULL || (close = strchr (open, '}')) == NULL)
+        {
+          g_string_append (out, p);
+          break;
+        }
+      g_string_append_len (out, p, open - p);
+      name = g_strndup (open + 1, close - open - 1);
+
+      if (g_str_equal (name, "target_org_id"))
+        value = self->config.target_org_id;
+      else if (g_str_equal (name, "environment"))
+        value = self->config.environment;
+      else if (g_str_equal (name, "client_id"))
+        value = client_id (self);
+      else if (g_str_equal (name, "label"))
+        value = self->config.label;
+      else if (g_str_equal (name, "identity"))
+        value = self->identity;
+      else
+        g_variant_lookup (self->details, name, "&s", &value);
+
+      if (value == NULL || *value == '\0')
+        return NULL;
+      g_string_append (out, value);
+      p = close + 1;
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
 /* --- the token queue -------------------------------------------------- */
@@ -826,6 +975,14 @@ token_request_cb (GObject      *source,
            self->id, response->expires_in,
            response->refresh_token != NULL ? ", new refresh token" : "");
   apply_token_response (self, response);
+  {
+    g_autoptr(JsonObject) claims = NULL;
+
+    if (response->id_token != NULL)
+      claims = bursar_jwt_decode_payload (response->id_token, NULL);
+    apply_answer_extras (self, response->extras, NULL, claims);
+  }
+  bursar_account_save (self);
   if (self->last_error != NULL)
     {
       set_last_error (self, NULL);
@@ -1025,7 +1182,9 @@ bursar_account_get_token_async (BursarAccount       *self,
   WaiterData *data = g_new0 (WaiterData, 1);
 
   g_task_set_source_tag (task, bursar_account_get_token_async);
-  data->min_valid = MAX (min_valid, BURSAR_ACCOUNT_MIN_VALID);
+  /* Never under the contract's 60 s; more where the provider file asks. */
+  data->min_valid = MAX (min_valid, (guint) MAX (BURSAR_ACCOUNT_MIN_VALID,
+                                                 bursar_provider_get_expiry_margin (self->provider)));
   data->force = force;
   g_task_set_task_data (task, data, g_free);
 
@@ -1061,7 +1220,20 @@ bursar_account_build_headers (BursarAccount *self,
                                                          bursar_provider_get_header_scheme (self->provider),
                                                          token);
 
+  const char * const *templates = bursar_provider_get_headers_from_options (self->provider);
+
   g_variant_builder_add (builder, "{ss}", "Authorization", authorization);
+  for (guint i = 0; templates != NULL && templates[i] != NULL; i++)
+    {
+      g_auto(GStrv) pair = g_strsplit (templates[i], "=", 2);
+      g_autofree char *value = NULL;
+
+      if (pair[1] == NULL || g_ascii_strcasecmp (pair[0], "Authorization") == 0)
+        continue;
+      value = bursar_account_expand_template (self, pair[1]);
+      if (value != NULL)
+        g_variant_builder_add (builder, "{ss}", pair[0], value);
+    }
   return g_variant_builder_end (builder);
 }
 
@@ -1263,6 +1435,30 @@ set_identity_from_claims (BursarAccount *self,
     }
 }
 
+static void flow_stored_cb (GObject *source, GAsyncResult *result, gpointer user_data);
+
+static void
+userinfo_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(BursarAccount) self = BURSAR_ACCOUNT (user_data);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) userinfo = NULL;
+
+  /* The identity is a nicety: without it the account still works. */
+  userinfo = bursar_http_get_json_finish (BURSAR_HTTP (source), result, &error);
+  if (userinfo != NULL)
+    set_identity_from_claims (self, userinfo);
+  else if (!g_error_matches (error, BURSAR_ERROR, BURSAR_ERROR_CANCELLED))
+    g_message ("Account %s: userinfo failed: %s", self->id, error->message);
+  else
+    return;
+
+  bursar_secret_store_store_async (self->secret_store, self->id, self->id, self->secrets,
+                                   self->cancellable, flow_stored_cb, g_object_ref (self));
+}
+
 static void
 flow_stored_cb (GObject      *source,
                 GAsyncResult *result,
@@ -1317,13 +1513,19 @@ flow_run_cb (GObject      *source,
   if (response->refresh_token == NULL)
     g_debug ("Account %s: the provider sent no refresh token", self->id);
 
-  if (response->id_token != NULL)
-    {
-      g_autoptr(JsonObject) claims = bursar_jwt_decode_payload (response->id_token, NULL);
+  {
+    g_autoptr(JsonObject) claims = NULL;
 
-      if (claims != NULL)
-        set_identity_from_claims (self, claims);
-    }
+    if (response->id_token != NULL)
+      claims = bursar_jwt_decode_payload (response->id_token, NULL);
+    if (claims != NULL)
+      set_identity_from_claims (self, claims);
+
+    /* Kept with the account: refresh and revocation go there too. */
+    g_free (self->config.host_override);
+    self->config.host_override = g_strdup (bursar_auth_flow_get_host_override (flow));
+    apply_answer_extras (self, response->extras, params, claims);
+  }
 
   /* The client secret stays; the old grant goes. */
   if (self->secrets == NULL)
@@ -1335,6 +1537,16 @@ flow_run_cb (GObject      *source,
 
   bursar_auth_flow_respond (flow, TRUE, _("Bursar is now signed in to this account."));
   g_clear_object (&self->flow);
+
+  /* No identity in an ID token: ask the userinfo endpoint, if any. */
+  if (self->identity == NULL &&
+      bursar_account_get_endpoint (self, BURSAR_ENDPOINT_USERINFO) != NULL)
+    {
+      bursar_http_get_json_async (self->http, bursar_account_get_endpoint (self, BURSAR_ENDPOINT_USERINFO),
+                                  self->secrets->access_token, self->cancellable,
+                                  userinfo_cb, g_object_ref (self));
+      return;
+    }
 
   bursar_secret_store_store_async (self->secret_store, self->id, self->id, self->secrets,
                                    self->cancellable, flow_stored_cb, g_object_ref (self));
@@ -1353,9 +1565,8 @@ browser_launched_cb (GObject      *source,
     g_message ("Account %s: could not open a web browser: %s", self->id, error->message);
 }
 
-static char *
+static BursarAuthFlow *
 start_flow (BursarAccount  *self,
-            gboolean        open_browser,
             GError        **error)
 {
   g_autoptr(BursarAuthFlow) flow = NULL;
@@ -1386,6 +1597,8 @@ start_flow (BursarAccount  *self,
   config.client_secret = client_secret (self);
   config.scopes = (const char * const *) self->config.scopes;
   config.redirect_uri = self->config.redirect_uri;
+  config.signup = self->config.signup;
+  config.allow_loopback_hosts = self->config.base_url != NULL;
 
   if (config.token_endpoint == NULL)
     {
@@ -1413,17 +1626,50 @@ start_flow (BursarAccount  *self,
 
   self->flow = g_object_ref (flow);
   set_state (self, BURSAR_ACCOUNT_STATE_AUTHORIZING);
-  bursar_auth_flow_run_async (flow, self->cancellable, flow_run_cb, g_object_ref (self));
+  return g_steal_pointer (&flow);
+}
 
+static void
+flow_started_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = G_TASK (user_data);
+  BursarAccount *self = g_task_get_source_object (task);
+  BursarAuthFlow *flow = BURSAR_AUTH_FLOW (source);
+  gboolean open_browser = GPOINTER_TO_INT (g_task_get_task_data (task));
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+
+  url = bursar_auth_flow_start_finish (flow, result, &error);
+  if (url == NULL)
+    {
+      if (self->flow == flow)
+        {
+          g_clear_object (&self->flow);
+          set_state (self, self->state_before_flow);
+          set_last_error (self, error);
+          bursar_account_save (self);
+        }
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (self->flow != flow)
+    {
+      g_task_return_new_error (task, BURSAR_ERROR, BURSAR_ERROR_CANCELLED,
+                               _("This authorization was replaced by a newer one."));
+      return;
+    }
+
+  bursar_auth_flow_run_async (flow, self->cancellable, flow_run_cb, g_object_ref (self));
   g_message ("Account %s: authorization started%s", self->id,
              open_browser ? ", opening the web browser" : "");
   if (open_browser)
-    g_app_info_launch_default_for_uri_async (bursar_auth_flow_get_url (flow),
+    g_app_info_launch_default_for_uri_async (url,
                                              NULL, /* launch context */
                                              self->cancellable, browser_launched_cb,
                                              g_object_ref (self));
-
-  return g_strdup (bursar_auth_flow_get_url (flow));
+  g_task_return_pointer (task, g_steal_pointer (&url), g_free);
 }
 
 static void
@@ -1435,7 +1681,7 @@ authorize_loaded_cb (GObject      *source,
   BursarAccount *self = g_task_get_source_object (task);
   g_autoptr(BursarTokenInfo) info = NULL;
   g_autoptr(GError) error = NULL;
-  char *url;
+  g_autoptr(BursarAuthFlow) flow = NULL;
 
   /* The client secret may be in the keyring, and the new grant must be
    * written there: without it, there is no point in asking the user. */
@@ -1446,11 +1692,13 @@ authorize_loaded_cb (GObject      *source,
       return;
     }
 
-  url = start_flow (self, GPOINTER_TO_INT (g_task_get_task_data (task)), &error);
-  if (url == NULL)
-    g_task_return_error (task, g_steal_pointer (&error));
-  else
-    g_task_return_pointer (task, url, g_free);
+  flow = start_flow (self, &error);
+  if (flow == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  bursar_auth_flow_start_async (flow, self->cancellable, flow_started_cb, g_steal_pointer (&task));
 }
 
 void

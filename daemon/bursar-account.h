@@ -43,6 +43,7 @@ typedef struct
   char *base_url;
   char *target_org_id;
   gboolean signup;
+  char *host_override;  /* origin a provider directed token calls to */
 } BursarAccountConfig;
 
 typedef struct
@@ -76,6 +77,11 @@ BursarAccountConfig *bursar_account_get_config (BursarAccount *self);
 BursarAccountState bursar_account_get_state (BursarAccount *self);
 const char *bursar_account_get_endpoint (BursarAccount  *self,
                                          BursarEndpoint  endpoint);
+
+/* Fills {name} placeholders (target_org_id, environment, client_id, label,
+ * identity or a Details member); NULL when one has no value. */
+char *bursar_account_expand_template (BursarAccount *self,
+                                      const char    *template);
 
 /* First set-up of a new account with its initial secrets (client secret,
  * personal access token): stores them, and for client credentials and

@@ -29,7 +29,12 @@ struct _BursarAuthFlow
   char *state;                        /* (owned) secret */
   char *nonce;                        /* (owned) (nullable) secret */
   char *verifier;                     /* (owned) (nullable) secret */
-  char *url;                          /* (owned) */
+  char *url;                          /* (owned) (nullable) until started */
+  char *authorization_endpoint;       /* (owned) */
+  char *scope;                        /* (owned) (nullable) */
+  gboolean signup;
+  gboolean allow_loopback_hosts;
+  char *host_override;                /* (owned) (nullable) an origin */
 
   GTask *task;                        /* (owned) (nullable) the run */
   GCancellable *wait_cancellable;     /* (owned) */
@@ -68,6 +73,9 @@ bursar_auth_flow_finalize (GObject *object)
   bursar_secret_free (self->nonce);
   bursar_secret_free (self->verifier);
   g_free (self->url);
+  g_free (self->authorization_endpoint);
+  g_free (self->scope);
+  g_free (self->host_override);
   g_clear_object (&self->wait_cancellable);
   g_clear_pointer (&self->params, g_hash_table_unref);
 
@@ -197,6 +205,12 @@ bursar_auth_flow_new (BursarHttp                 *http,
   self->issuer_required = config->issuer_required;
   self->client_id = g_strdup (config->client_id);
   self->client_secret = g_strdup (config->client_secret);
+  self->authorization_endpoint = g_strdup (config->authorization_endpoint);
+  self->signup = config->signup;
+  self->allow_loopback_hosts = config->allow_loopback_hosts;
+  if (config->scopes != NULL && config->scopes[0] != NULL)
+    self->scope = g_strjoinv (bursar_provider_get_scope_separator (config->provider),
+                              (char **) config->scopes);
 
   /* 256 bits each (RFC 9700 §4.7 asks for at least 128). */
   self->state = bursar_random_string (32, error);
@@ -219,9 +233,12 @@ bursar_auth_flow_new (BursarHttp                 *http,
   if (self->listener == NULL)
     return NULL;
 
-  self->url = build_url (self, config, error);
-  if (self->url == NULL)
-    return NULL;
+  if (bursar_provider_get_authorization_method (config->provider) == BURSAR_AUTHORIZATION_GET)
+    {
+      self->url = build_url (self, config, error);
+      if (self->url == NULL)
+        return NULL;
+    }
 
   return g_steal_pointer (&self);
 }
@@ -230,6 +247,86 @@ const char *
 bursar_auth_flow_get_url (BursarAuthFlow *self)
 {
   return self->url;
+}
+
+const char *
+bursar_auth_flow_get_host_override (BursarAuthFlow *self)
+{
+  return self->host_override;
+}
+
+static void
+location_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(GTask) task = G_TASK (user_data);
+  BursarAuthFlow *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+
+  url = bursar_http_authorize_location_finish (BURSAR_HTTP (source), result, &error);
+  if (url == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_free (self->url);
+  self->url = g_strdup (url);
+  g_task_return_pointer (task, g_steal_pointer (&url), g_free);
+}
+
+void
+bursar_auth_flow_start_async (BursarAuthFlow      *self,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr(BursarTokenRequest) request = NULL;
+
+  g_task_set_source_tag (task, bursar_auth_flow_start_async);
+
+  if (self->url != NULL)
+    {
+      g_task_return_pointer (task, g_strdup (self->url), g_free);
+      return;
+    }
+
+  /* AuthorizationMethod=post-json: the parameters, client secret
+   * included, go in a JSON body; the answer's Location is the login page. */
+  request = bursar_token_request_new (self->authorization_endpoint);
+  bursar_token_request_set_encoding (request, BURSAR_BODY_JSON);
+  bursar_token_request_set_client (request,
+                                   self->client_secret != NULL ? BURSAR_CLIENT_AUTH_POST
+                                                               : BURSAR_CLIENT_AUTH_NONE,
+                                   self->client_id, self->client_secret);
+  bursar_token_request_add_param (request, "response_type", "code");
+  bursar_token_request_add_param (request, "redirect_uri",
+                                  bursar_redirect_listener_get_redirect_uri (self->listener));
+  if (self->scope != NULL)
+    bursar_token_request_add_param (request, "scope", self->scope);
+  bursar_token_request_add_param (request, "state", self->state);
+  if (self->verifier != NULL)
+    {
+      g_autofree char *challenge = bursar_pkce_challenge_s256 (self->verifier);
+
+      bursar_token_request_add_param (request, "code_challenge", challenge);
+      bursar_token_request_add_param (request, "code_challenge_method", "S256");
+    }
+  bursar_token_request_add_bool_param (request, "isSignup", self->signup);
+
+  bursar_http_authorize_location_async (self->http, request, cancellable, location_cb,
+                                        g_steal_pointer (&task));
+}
+
+char *
+bursar_auth_flow_start_finish (BursarAuthFlow  *self,
+                               GAsyncResult    *result,
+                               GError         **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 static void
@@ -301,7 +398,43 @@ handle_callback (BursarAuthFlow *self)
       return;
     }
 
-  request = bursar_token_request_new (self->token_endpoint);
+  /* A server-directed host (Zoho's accounts-server): only a known host
+   * over https, or loopback for a base_url account, is believed. */
+  {
+    const char * const *override_params = bursar_provider_get_host_override_params (self->provider);
+
+    for (guint i = 0; override_params != NULL && override_params[i] != NULL; i++)
+      {
+        const char *value = g_hash_table_lookup (self->params, override_params[i]);
+        g_autofree char *origin = NULL;
+
+        if (value == NULL)
+          continue;
+        origin = bursar_http_check_server_origin (value,
+                                                  bursar_provider_get_known_hosts (self->provider),
+                                                  self->allow_loopback_hosts);
+        if (origin == NULL)
+          {
+            g_autoptr(GTask) task = g_steal_pointer (&self->task);
+
+            g_task_return_new_error (task, BURSAR_ERROR, BURSAR_ERROR_PROVIDER,
+                                     _("The provider named a server that is not one of its own (%s)."),
+                                     override_params[i]);
+            return;
+          }
+        g_free (self->host_override);
+        self->host_override = g_steal_pointer (&origin);
+      }
+  }
+
+  if (self->host_override != NULL)
+    {
+      g_autofree char *moved = bursar_http_rebase_url (self->token_endpoint, self->host_override);
+
+      request = bursar_token_request_new (moved != NULL ? moved : self->token_endpoint);
+    }
+  else
+    request = bursar_token_request_new (self->token_endpoint);
   bursar_token_request_set_encoding (request, bursar_provider_get_token_encoding (self->provider));
   auth = bursar_provider_get_client_auth (self->provider, BURSAR_CALL_EXCHANGE);
   if (self->client_secret == NULL &&

@@ -26,6 +26,8 @@ typedef struct
   const char *client_secret;          /* NULL: public client */
   const char * const *scopes;
   const char *redirect_uri;           /* NULL: ephemeral loopback port */
+  gboolean signup;                    /* sent where the provider takes it */
+  gboolean allow_loopback_hosts;      /* base_url account: servers on loopback */
 } BursarAuthFlowConfig;
 
 /* Seconds the loopback listener waits for the browser. */
@@ -38,7 +40,19 @@ G_DECLARE_FINAL_TYPE (BursarAuthFlow, bursar_auth_flow, BURSAR, AUTH_FLOW, GObje
 BursarAuthFlow *bursar_auth_flow_new (BursarHttp                 *http,
                                       const BursarAuthFlowConfig *config,
                                       GError                    **error);
+/* Finishes with the URL to open in the browser: at once for a GET
+ * authorization, after the provider's answer for a POST one. */
+void bursar_auth_flow_start_async (BursarAuthFlow      *self,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data);
+char *bursar_auth_flow_start_finish (BursarAuthFlow  *self,
+                                     GAsyncResult    *result,
+                                     GError         **error);
 const char *bursar_auth_flow_get_url (BursarAuthFlow *self);
+/* The origin a callback parameter (HostOverrideParams) moved the token
+ * endpoint to; NULL when none. Valid after the run finished. */
+const char *bursar_auth_flow_get_host_override (BursarAuthFlow *self);
 
 /* Waits for the callback (from the browser, or handed in by
  * bursar_auth_flow_complete()) and exchanges the code. @out_params gets the

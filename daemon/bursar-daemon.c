@@ -1153,6 +1153,14 @@ do_add_account (BursarDaemon          *self,
       return;
     }
 
+  if (bursar_provider_get_redirect_uri_required (provider) && redirect_uri == NULL &&
+      g_str_equal (flow, "authorization_code"))
+    {
+      return_error (invocation, g_error_new (BURSAR_ERROR, BURSAR_ERROR_INVALID_ARGUMENT,
+                                             _("Provider “%s” needs the option “redirect_uri”: the redirect registered with it."),
+                                             provider_id));
+      return;
+    }
   if (bursar_provider_get_discovery (provider) && issuer == NULL)
     {
       return_error (invocation, g_error_new (BURSAR_ERROR, BURSAR_ERROR_INVALID_ARGUMENT,
@@ -1205,6 +1213,21 @@ do_add_account (BursarDaemon          *self,
   if (g_variant_lookup (options, "signup", "b", &signup))
     config->signup = signup;
   config->scopes = build_scopes (provider, options);
+  {
+    const char * const *templated = bursar_provider_get_templated_scopes (provider);
+    g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+    g_strv_builder_addv (builder, (const char **) config->scopes);
+    for (guint i = 0; templated != NULL && templated[i] != NULL; i++)
+      {
+        g_autofree char *scope = bursar_account_expand_template (account, templated[i]);
+
+        if (scope != NULL && !g_strv_contains ((const char * const *) config->scopes, scope))
+          g_strv_builder_add (builder, scope);
+      }
+    g_strfreev (config->scopes);
+    config->scopes = g_strv_builder_end (builder);
+  }
 
   for (guint i = 0; config->scopes[i] != NULL; i++)
     if (!check_scope_token (config->scopes[i], &error))

@@ -69,6 +69,7 @@ struct _BursarTokenRequest
   char *client_secret;    /* secret */
   GPtrArray *names;       /* (element-type utf8) */
   GPtrArray *values;      /* (element-type utf8) secrets */
+  GPtrArray *bool_names;  /* (element-type utf8) JSON booleans, not strings */
   GStrv access_fields;    /* NULL = default */
   GStrv refresh_fields;   /* NULL = default */
   GStrv reauth_errors;    /* NULL = default */
@@ -89,6 +90,7 @@ bursar_token_request_new (const char *url)
   request->auth = BURSAR_CLIENT_AUTH_OMIT;
   request->names = g_ptr_array_new_with_free_func (g_free);
   request->values = g_ptr_array_new_with_free_func ((GDestroyNotify) bursar_secret_free);
+  request->bool_names = g_ptr_array_new_with_free_func (g_free);
   return request;
 }
 
@@ -103,6 +105,7 @@ bursar_token_request_free (BursarTokenRequest *request)
   bursar_secret_free (request->client_secret);
   g_ptr_array_unref (request->names);
   g_ptr_array_unref (request->values);
+  g_ptr_array_unref (request->bool_names);
   g_strfreev (request->access_fields);
   g_strfreev (request->refresh_fields);
   g_strfreev (request->reauth_errors);
@@ -141,6 +144,19 @@ bursar_token_request_add_param (BursarTokenRequest *request,
 
   g_ptr_array_add (request->names, g_strdup (name));
   g_ptr_array_add (request->values, g_strdup (value != NULL ? value : ""));
+}
+
+/* A flag: "true"/"false" in a form or query, a JSON boolean in JSON. */
+void
+bursar_token_request_add_bool_param (BursarTokenRequest *request,
+                                     const char         *name,
+                                     gboolean            value)
+{
+  g_return_if_fail (request != NULL);
+  g_return_if_fail (name != NULL);
+
+  bursar_token_request_add_param (request, name, value ? "true" : "false");
+  g_ptr_array_add (request->bool_names, g_strdup (name));
 }
 
 void
@@ -474,6 +490,7 @@ typedef enum
   CALL_TOKEN,
   CALL_REVOKE,
   CALL_GET_JSON,
+  CALL_LOCATION,
 } CallKind;
 
 typedef struct
@@ -1115,6 +1132,11 @@ handle_success (GTask   *task,
       g_task_return_boolean (task, TRUE);
       return;
 
+    case CALL_LOCATION:
+      call_return_error (task, g_error_new_literal (BURSAR_ERROR, BURSAR_ERROR_PROVIDER,
+                                                    _("The provider did not say where to sign in.")));
+      return;
+
     case CALL_GET_JSON:
       if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
         {
@@ -1164,6 +1186,38 @@ handle_answer (GTask *task)
   gboolean success = SOUP_STATUS_IS_SUCCESSFUL (status);
 
   g_debug ("%s %s: HTTP %u", call->method, call->log_target, status);
+
+  /* An authorization started by a POST answers with the login page's
+   * address: it is read, never followed. */
+  if (call->kind == CALL_LOCATION && SOUP_STATUS_IS_REDIRECTION (status))
+    {
+      const char *location = soup_message_headers_get_one (soup_message_get_response_headers (call->msg),
+                                                           "Location");
+      g_autoptr(GUri) target = NULL;
+      g_autoptr(GError) error = NULL;
+
+      call_clear_data (call);
+      if (location != NULL)
+        target = g_uri_parse_relative (call->uri, location, SOUP_HTTP_URI_FLAGS, NULL);
+      if (target == NULL)
+        {
+          call_return_error (task, g_error_new_literal (BURSAR_ERROR, BURSAR_ERROR_PROVIDER,
+                                                        _("The provider did not say where to sign in.")));
+          return;
+        }
+      {
+        g_autofree char *url = g_uri_to_string (target);
+
+        if (!bursar_http_check_url (url, &error))
+          {
+            call_return_error (task, g_steal_pointer (&error));
+            return;
+          }
+        call_stop (call);
+        g_task_return_pointer (task, g_steal_pointer (&url), g_free);
+      }
+      return;
+    }
 
   /* A redirect is never followed (a 307 re-sends the body, secret and
    * all, to wherever the Location says). */
@@ -1579,8 +1633,14 @@ call_set_request (Call               *call,
         json_builder_begin_object (builder);
         for (guint i = 0; i < names->len; i++)
           {
-            json_builder_set_member_name (builder, g_ptr_array_index (names, i));
-            json_builder_add_string_value (builder, g_ptr_array_index (values, i));
+            const char *name = g_ptr_array_index (names, i);
+            const char *value = g_ptr_array_index (values, i);
+
+            json_builder_set_member_name (builder, name);
+            if (g_ptr_array_find_with_equal_func (request->bool_names, name, g_str_equal, NULL))
+              json_builder_add_boolean_value (builder, g_str_equal (value, "true"));
+            else
+              json_builder_add_string_value (builder, value);
           }
         json_builder_end_object (builder);
         root = json_builder_get_root (builder);
@@ -1756,4 +1816,97 @@ bursar_http_get_json_finish (BursarHttp    *self,
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == bursar_http_get_json_async, NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* POSTs @request (an authorization started by a JSON POST, as Invoice
+ * Processor does) and finishes with the URL of the answer's Location
+ * header — the login page to open in the browser. The redirect itself is
+ * never followed: a 307 would send the client secret along. */
+void
+bursar_http_authorize_location_async (BursarHttp          *self,
+                                      BursarTokenRequest  *request,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  Call *call;
+
+  g_return_if_fail (BURSAR_IS_HTTP (self));
+  g_return_if_fail (request != NULL);
+
+  call = call_new (self, CALL_LOCATION, SOUP_METHOD_POST, request->url, cancellable,
+                   callback, user_data, bursar_http_authorize_location_async, &task);
+  if (call == NULL)
+    return;
+
+  call_set_request (call, request);
+  call->reauth_errors = g_strdupv (request->reauth_errors);
+  call_run (task, cancellable);
+}
+
+char *
+bursar_http_authorize_location_finish (BursarHttp    *self,
+                                       GAsyncResult  *result,
+                                       GError       **error)
+{
+  g_return_val_if_fail (BURSAR_IS_HTTP (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == bursar_http_authorize_location_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* Replaces scheme, host and port of @url by those of @origin, keeping path
+ * and query: base_url accounts and server-directed hosts (Zoho's
+ * accounts-server). NULL when either does not parse. */
+char *
+bursar_http_rebase_url (const char *url,
+                        const char *origin)
+{
+  g_autoptr(GUri) uri = g_uri_parse (url, G_URI_FLAGS_ENCODED, NULL);
+  g_autoptr(GUri) base = g_uri_parse (origin, G_URI_FLAGS_ENCODED, NULL);
+  g_autoptr(GUri) result = NULL;
+
+  if (uri == NULL || base == NULL)
+    return NULL;
+  result = g_uri_build (G_URI_FLAGS_ENCODED, g_uri_get_scheme (base), NULL,
+                        g_uri_get_host (base), g_uri_get_port (base),
+                        g_uri_get_path (uri), g_uri_get_query (uri), NULL);
+  return g_uri_to_string (result);
+}
+
+/* The scheme://host[:port] of a URL a server named at run time, if it may
+ * be used: https on one of @known_hosts, or — for an account pointed at a
+ * local instance with base_url — any loopback URL. NULL otherwise. */
+char *
+bursar_http_check_server_origin (const char         *url,
+                                 const char * const *known_hosts,
+                                 gboolean            allow_loopback)
+{
+  g_autoptr(GUri) uri = NULL;
+  g_autoptr(GUri) origin = NULL;
+  g_autofree char *host = NULL;
+  const char *scheme;
+
+  if (url == NULL)
+    return NULL;
+  uri = g_uri_parse (url, G_URI_FLAGS_ENCODED, NULL);
+  if (uri == NULL || g_uri_get_host (uri) == NULL || g_uri_get_userinfo (uri) != NULL)
+    return NULL;
+
+  scheme = g_uri_get_scheme (uri);
+  host = g_ascii_strdown (g_uri_get_host (uri), -1);
+  if (allow_loopback && bursar_http_url_is_loopback (url))
+    {
+      if (g_strcmp0 (scheme, "http") != 0 && g_strcmp0 (scheme, "https") != 0)
+        return NULL;
+    }
+  else if (g_strcmp0 (scheme, "https") != 0 || known_hosts == NULL ||
+           !g_strv_contains (known_hosts, host))
+    return NULL;
+
+  origin = g_uri_build (G_URI_FLAGS_NONE, scheme, NULL, g_uri_get_host (uri),
+                        g_uri_get_port (uri), "", NULL, NULL);
+  return g_uri_to_string (origin);
 }

@@ -42,6 +42,9 @@ void bursar_token_request_set_client (BursarTokenRequest *request,
 void bursar_token_request_add_param (BursarTokenRequest *request,
                                      const char         *name,
                                      const char         *value);
+void bursar_token_request_add_bool_param (BursarTokenRequest *request,
+                                          const char         *name,
+                                          gboolean            value);
 /* NULL-terminated lists of JSON member names tried in order; NULL keeps
  * the defaults ("access_token" and "refresh_token"). */
 void bursar_token_request_set_field_names (BursarTokenRequest *request,
@@ -130,5 +133,22 @@ void bursar_http_get_json_async (BursarHttp          *self,
 JsonObject *bursar_http_get_json_finish (BursarHttp    *self,
                                          GAsyncResult  *result,
                                          GError       **error);
+
+/* POSTs @request and finishes with the (checked) URL of the answer's
+ * Location header, without following it. */
+void bursar_http_authorize_location_async (BursarHttp          *self,
+                                           BursarTokenRequest  *request,
+                                           GCancellable        *cancellable,
+                                           GAsyncReadyCallback  callback,
+                                           gpointer             user_data);
+char *bursar_http_authorize_location_finish (BursarHttp    *self,
+                                             GAsyncResult  *result,
+                                             GError       **error);
+
+char *bursar_http_rebase_url (const char *url,
+                              const char *origin);
+char *bursar_http_check_server_origin (const char         *url,
+                                       const char * const *known_hosts,
+                                       gboolean            allow_loopback);
 
 G_END_DECLS
