@@ -20,6 +20,7 @@
 #include "bursar-error.h"
 #include "bursar-generated.h"
 #include "bursar-http.h"
+#include "bursar-notifier.h"
 #include "bursar-provider.h"
 #include "bursar-secret.h"
 #include "bursar-secret-store.h"
@@ -42,6 +43,7 @@ struct _BursarDaemon
   BursarAccountStore *account_store;       /* (owned) */
   GHashTable *accounts;                    /* (owned) id → BursarAccount */
   GHashTable *callers;                     /* (owned) unique name → Caller */
+  BursarNotifier *notifier;                /* (owned) */
   GCancellable *cancellable;               /* (owned) */
 };
 
@@ -78,6 +80,7 @@ bursar_daemon_dispose (GObject *object)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->manager));
   g_clear_object (&self->manager);
   g_clear_object (&self->object_manager);
+  g_clear_object (&self->notifier);
   g_clear_pointer (&self->accounts, g_hash_table_unref);
   g_clear_object (&self->providers);
   g_clear_object (&self->http);
@@ -428,6 +431,7 @@ export_account (BursarDaemon  *self,
   g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
   g_hash_table_replace (self->accounts, g_strdup (bursar_account_get_id (account)),
                         g_object_ref (account));
+  bursar_notifier_watch (self->notifier, account);
 }
 
 static void
@@ -436,6 +440,7 @@ unexport_account (BursarDaemon  *self,
 {
   g_autofree char *path = account_path (bursar_account_get_id (account));
 
+  bursar_notifier_unwatch (self->notifier, account);
   g_dbus_object_manager_server_unexport (self->object_manager, path);
   bursar_account_store_remove (self->account_store, bursar_account_get_id (account));
   g_hash_table_remove (self->accounts, bursar_account_get_id (account));
@@ -1361,6 +1366,7 @@ bursar_daemon_start (BursarDaemon  *self,
   self->providers = bursar_provider_registry_new ((const char * const *) dirs);
   self->http = bursar_http_new ();
   self->secret_store = bursar_secret_store_new ();
+  self->notifier = bursar_notifier_new (self->connection);
   self->account_store = bursar_account_store_new (conf);
   g_signal_connect_object (self->account_store, "idle", G_CALLBACK (on_store_idle), self,
                            G_CONNECT_SWAPPED);

@@ -462,6 +462,135 @@ test_replace (Fixture       *f,
   g_assert_no_error (error);
 }
 
+/* --- re-authorization is visible ------------------------------------- */
+
+/* A stand-in desktop notification server: no real one runs headless. It
+ * records Notify calls and can emit ActionInvoked like a user's click. */
+typedef struct
+{
+  guint notify_calls;
+  guint32 last_id;
+  char *last_summary;
+  char *last_body;
+  gboolean has_sign_in_action;
+} NotificationServer;
+
+static const char notifications_xml[] =
+  "<node><interface name='org.freedesktop.Notifications'>"
+  "<method name='Notify'><arg type='s' direction='in'/><arg type='u' direction='in'/>"
+  "<arg type='s' direction='in'/><arg type='s' direction='in'/><arg type='s' direction='in'/>"
+  "<arg type='as' direction='in'/><arg type='a{sv}' direction='in'/><arg type='i' direction='in'/>"
+  "<arg type='u' direction='out'/></method>"
+  "<method name='CloseNotification'><arg type='u' direction='in'/></method>"
+  "<signal name='ActionInvoked'><arg type='u'/><arg type='s'/></signal>"
+  "</interface></node>";
+
+static void
+notifications_method (GDBusConnection       *connection,
+                      const char            *sender,
+                      const char            *path,
+                      const char            *iface,
+                      const char            *method,
+                      GVariant              *params,
+                      GDBusMethodInvocation *invocation,
+                      gpointer               user_data)
+{
+  NotificationServer *server = user_data;
+
+  if (g_str_equal (method, "Notify"))
+    {
+      g_autofree const char **actions = NULL;
+
+      server->notify_calls++;
+      server->last_id = 100 + server->notify_calls;
+      g_free (server->last_summary);
+      g_free (server->last_body);
+      g_variant_get (params, "(&sus&s&s^a&s@a{sv}i)", NULL, NULL, NULL,
+                     NULL, NULL, &actions, NULL, NULL);
+      g_variant_get_child (params, 3, "s", &server->last_summary);
+      g_variant_get_child (params, 4, "s", &server->last_body);
+      server->has_sign_in_action = actions != NULL && g_strv_contains (actions, "sign-in");
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(u)", server->last_id));
+      return;
+    }
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+test_reauthorization_notification (Fixture       *f,
+                                   gconstpointer  data)
+{
+  NotificationServer server = { 0 };
+  static const GDBusInterfaceVTable vtable = { notifications_method, NULL, NULL, { 0 } };
+  g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (notifications_xml, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *state = NULL;
+  g_autofree char *token = NULL;
+  gboolean timed_out = FALSE;
+  guint registration, owner, id;
+
+  registration = g_dbus_connection_register_object (f->bus, "/org/freedesktop/Notifications",
+                                                    info->interfaces[0], &vtable, &server,
+                                                    NULL, &error);
+  g_assert_no_error (error);
+  owner = g_bus_own_name_on_connection (f->bus, "org.freedesktop.Notifications",
+                                        G_BUS_NAME_OWNER_FLAGS_NONE, NULL, NULL, NULL, NULL);
+
+  path = add_ready (f);
+  bursar_test_env_mock_configure (f->env,
+                                  "{\"fail_next\": [{\"status\": 400, \"content_type\": \"application/json\","
+                                  " \"body\": \"{\\\"error\\\":\\\"invalid_grant\\\"}\"}]}");
+  token = get_token (f, path, 7200, &error);
+  g_assert_cmpstr (g_dbus_error_get_remote_error (error), ==,
+                   "org.bursar.Bursar1.Error.NeedsAuthorization");
+  g_clear_error (&error);
+
+  id = g_timeout_add_seconds (WAIT_SECONDS, timeout_cb, &timed_out);
+  while (server.notify_calls == 0 && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (timed_out);
+  g_assert_cmpuint (server.notify_calls, ==, 1);
+  g_assert_true (server.has_sign_in_action);
+  g_assert_nonnull (strstr (server.last_summary, "OpenID Connect"));
+  g_assert_nonnull (strstr (server.last_body, "alice@example.test"));
+
+  /* More failures: still one notification. */
+  token = get_token (f, path, 7200, &error);
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+  for (guint i = 0; i < 20; i++)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (10 * 1000);
+    }
+  g_assert_cmpuint (server.notify_calls, ==, 1);
+
+  /* The user clicks "Sign in": the browser flow runs and the account is
+   * ready again. */
+  g_dbus_connection_emit_signal (f->bus, NULL, "/org/freedesktop/Notifications",
+                                 "org.freedesktop.Notifications", "ActionInvoked",
+                                 g_variant_new ("(us)", server.last_id, "sign-in"), &error);
+  g_assert_no_error (error);
+  while (!timed_out)
+    {
+      g_free (state);
+      state = get_string_property (f, path, "State");
+      if (g_str_equal (state, "ready"))
+        break;
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (20 * 1000);
+    }
+  g_assert_false (timed_out);
+  g_source_remove (id);
+  g_assert_cmpuint (g_strv_length (bursar_test_env_browser_urls (f->env)), ==, 2);
+
+  g_bus_unown_name (owner);
+  g_dbus_connection_unregister_object (f->bus, registration);
+  g_free (server.last_summary);
+  g_free (server.last_body);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -481,6 +610,7 @@ main (int   argc,
   ADD ("keyring-unavailable-then-back", test_keyring_unavailable_then_back);
   ADD ("keyring-restarted-keeps-rotation", test_keyring_restarted_keeps_rotation);
   ADD ("replace", test_replace);
+  ADD ("reauthorization-notification", test_reauthorization_notification);
 
   return g_test_run ();
 }
