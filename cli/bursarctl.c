@@ -96,12 +96,12 @@ parse_command (const char          *command,
   n_args = (remaining != NULL) ? g_strv_length (remaining) : 0;
   if (n_args < min_args)
     {
-      bursarctl_print_message (_("Missing argument; usage: bursarctl %s"), parameter_string);
+      bursarctl_print_message (_("Missing argument; usage: bursarctl %s %s"), command, parameter_string);
       return FALSE;
     }
   if (n_args > max_args)
     {
-      bursarctl_print_message (_("Too many arguments; usage: bursarctl %s"), parameter_string);
+      bursarctl_print_message (_("Too many arguments; usage: bursarctl %s %s"), command, parameter_string);
       return FALSE;
     }
 

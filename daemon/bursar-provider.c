@@ -531,9 +531,13 @@ read_int64 (const Parser *parser,
     }
 
   if (!g_ascii_string_to_signed (text, 10, 0, max_value, &value, NULL))
-    return set_key_error (error, parser, group, key,
-                          _("the value must be a whole number from 0 to %" G_GINT64_FORMAT),
-                          max_value);
+    {
+      /* Formatted apart: xgettext cannot read a format macro. */
+      g_autofree char *max_text = g_strdup_printf ("%" G_GINT64_FORMAT, max_value);
+
+      return set_key_error (error, parser, group, key,
+                            _("the value must be a whole number from 0 to %s"), max_text);
+    }
 
   *out_value = value;
   return TRUE;
