@@ -96,12 +96,12 @@ parse_command (const char          *command,
   n_args = (remaining != NULL) ? g_strv_length (remaining) : 0;
   if (n_args < min_args)
     {
-      bursarctl_print_message (_("Missing argument; usage: bursarctl %s %s"), command, parameter_string);
+      bursarctl_print_message (_("Missing argument; usage: bursarctl %s"), parameter_string);
       return FALSE;
     }
   if (n_args > max_args)
     {
-      bursarctl_print_message (_("Too many arguments; usage: bursarctl %s %s"), command, parameter_string);
+      bursarctl_print_message (_("Too many arguments; usage: bursarctl %s"), parameter_string);
       return FALSE;
     }
 
@@ -838,6 +838,8 @@ show_json (BursarDBusAccount *account)
   json_object_set_string_member (object, "api_base_url", bursar_dbus_account_get_api_base_url (account));
   json_object_set_member (object, "details",
                           bursarctl_variant_dict_to_json (bursar_dbus_account_get_details (account)));
+  json_object_set_member (object, "allowed_apps",
+                          json_strv (bursar_dbus_account_get_allowed_apps (account)));
 
   json_node_set_object (root, object);
   bursarctl_print_json (root);
@@ -865,6 +867,11 @@ show_text (BursarDBusAccount *account)
   g_ptr_array_add (rows, table_row (2, _("Last error:"), or_dash (bursar_dbus_account_get_last_error (account))));
   g_ptr_array_add (rows, table_row (2, _("Token expires:"), expiry));
   g_ptr_array_add (rows, table_row (2, _("API base URL:"), or_dash (bursar_dbus_account_get_api_base_url (account))));
+  {
+    g_autofree char *apps = bursarctl_join_strv (bursar_dbus_account_get_allowed_apps (account), " ");
+
+    g_ptr_array_add (rows, table_row (2, _("Allowed apps:"), or_dash (apps)));
+  }
 
   if (details != NULL && g_variant_is_of_type (details, G_VARIANT_TYPE_VARDICT) &&
       g_variant_n_children (details) > 0)
@@ -1173,6 +1180,37 @@ cmd_remove (int    argc,
   return BURSARCTL_EXIT_OK;
 }
 
+/* ---- allow / deny ---------------------------------------------------- */
+
+static int
+cmd_allow_deny (int    argc,
+                char **argv)
+{
+  g_auto(GStrv) args = NULL;
+  g_autoptr(BursarDBusAccount) account = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean allow = g_str_equal (argv[0], "allow");
+  int exit_code = BURSARCTL_EXIT_FAILURE;
+  gboolean ok;
+
+  if (!parse_command (argv[0], _("ACCOUNT APP-ID"),
+                      allow ? _("Let a sandboxed (Flatpak) application use an account.")
+                            : _("Stop a sandboxed (Flatpak) application from using an account."),
+                      NULL, argc, argv, 2, 2, &args))
+    return BURSARCTL_EXIT_USAGE;
+  account = open_account (args[0], NULL, &exit_code);
+  if (account == NULL)
+    return exit_code;
+
+  if (allow)
+    ok = bursar_dbus_account_call_allow_app_sync (account, args[1], NULL /* cancellable */, &error);
+  else
+    ok = bursar_dbus_account_call_deny_app_sync (account, args[1], NULL /* cancellable */, &error);
+  if (!ok)
+    return bursarctl_report_error (error);
+  return BURSARCTL_EXIT_OK;
+}
+
 /* ---- main ------------------------------------------------------------ */
 
 static const struct
@@ -1189,6 +1227,8 @@ static const struct
   { "authorize", cmd_authorize },
   { "complete", cmd_complete },
   { "remove", cmd_remove },
+  { "allow", cmd_allow_deny },
+  { "deny", cmd_allow_deny },
 };
 
 int
@@ -1204,7 +1244,8 @@ main (int    argc,
   };
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bindtextdomain (GETTEXT_PACKAGE, g_getenv ("BURSAR_LOCALEDIR") != NULL
+                                   ? g_getenv ("BURSAR_LOCALEDIR") : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
   g_set_prgname ("bursarctl");
@@ -1231,6 +1272,8 @@ main (int    argc,
                                   "  authorize ACCOUNT        Sign in to an account (again)\n"
                                   "  complete ACCOUNT URL|-   Finish an authorization by hand\n"
                                   "  remove ACCOUNT           Revoke and remove an account\n"
+                                  "  allow ACCOUNT APP-ID     Let a Flatpak app use an account\n"
+                                  "  deny ACCOUNT APP-ID      Stop a Flatpak app from using it\n"
                                   "\n"
                                   "ACCOUNT is an account id or, if no id matches, a unique label.\n"
                                   "Run “bursarctl COMMAND --help” for the options of a command."));

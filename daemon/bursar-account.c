@@ -77,6 +77,7 @@ enum
   PROP_EXPIRES_AT,
   PROP_API_BASE_URL,
   PROP_DETAILS,
+  PROP_ALLOWED_APPS,
   N_PROPS
 };
 
@@ -119,6 +120,7 @@ config_clear (BursarAccountConfig *config)
   g_clear_pointer (&config->base_url, g_free);
   g_clear_pointer (&config->target_org_id, g_free);
   g_clear_pointer (&config->host_override, g_free);
+  g_clear_pointer (&config->allowed_apps, g_strfreev);
 }
 
 static void
@@ -214,6 +216,9 @@ bursar_account_get_property (GObject    *object,
     case PROP_DETAILS:
       g_value_set_variant (value, self->details);
       break;
+    case PROP_ALLOWED_APPS:
+      g_value_set_boxed (value, self->config.allowed_apps);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -245,6 +250,7 @@ bursar_account_class_init (BursarAccountClass *klass)
   properties[PROP_EXPIRES_AT] = g_param_spec_int64 ("expires-at", NULL, NULL, 0, G_MAXINT64, 0, flags);
   properties[PROP_API_BASE_URL] = g_param_spec_string ("api-base-url", NULL, NULL, NULL, flags);
   properties[PROP_DETAILS] = g_param_spec_variant ("details", NULL, NULL, G_VARIANT_TYPE_VARDICT, NULL, flags);
+  properties[PROP_ALLOWED_APPS] = g_param_spec_boxed ("allowed-apps", NULL, NULL, G_TYPE_STRV, flags);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -401,6 +407,11 @@ bursar_account_save (BursarAccount *self)
   kf_set (kf, group, "BaseUrl", c->base_url);
   kf_set (kf, group, "TargetOrgId", c->target_org_id);
   kf_set (kf, group, "HostOverride", c->host_override);
+  if (c->allowed_apps != NULL && c->allowed_apps[0] != NULL)
+    g_key_file_set_string_list (kf, group, "AllowedApps", (const char * const *) c->allowed_apps,
+                                g_strv_length (c->allowed_apps));
+  else
+    g_key_file_remove_key (kf, group, "AllowedApps", NULL);
   g_key_file_set_boolean (kf, group, "Signup", c->signup);
   /* "authorizing" is not kept: after a restart that flow is gone. */
   kf_set (kf, group, "State",
@@ -454,6 +465,7 @@ bursar_account_load (BursarAccount  *self,
   c->base_url = kf_get (kf, group, "BaseUrl");
   c->target_org_id = kf_get (kf, group, "TargetOrgId");
   c->host_override = kf_get (kf, group, "HostOverride");
+  c->allowed_apps = g_key_file_get_string_list (kf, group, "AllowedApps", NULL, NULL);
   c->signup = g_key_file_get_boolean (kf, group, "Signup", NULL);
   self->identity = kf_get (kf, group, "Identity");
   self->last_error = kf_get (kf, group, "LastError");
@@ -701,6 +713,35 @@ apply_answer_extras (BursarAccount *self,
       api = template != NULL ? bursar_http_rebase_url (template, origin) : g_strdup (origin);
       set_string (self, &self->api_base_url, api, PROP_API_BASE_URL);
     }
+}
+
+gboolean
+bursar_account_is_app_allowed (BursarAccount *self,
+                               const char    *app_id)
+{
+  return self->config.allowed_apps != NULL &&
+         g_strv_contains ((const char * const *) self->config.allowed_apps, app_id);
+}
+
+void
+bursar_account_set_app_allowed (BursarAccount *self,
+                                const char    *app_id,
+                                gboolean       allowed)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+  if (bursar_account_is_app_allowed (self, app_id) == allowed)
+    return;
+
+  for (guint i = 0; self->config.allowed_apps != NULL && self->config.allowed_apps[i] != NULL; i++)
+    if (!g_str_equal (self->config.allowed_apps[i], app_id))
+      g_strv_builder_add (builder, self->config.allowed_apps[i]);
+  if (allowed)
+    g_strv_builder_add (builder, app_id);
+  g_strfreev (self->config.allowed_apps);
+  self->config.allowed_apps = g_strv_builder_end (builder);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ALLOWED_APPS]);
+  bursar_account_save (self);
 }
 
 /* Fills {name} placeholders from the account's options and Details; NULL

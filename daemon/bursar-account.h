@@ -44,6 +44,7 @@ typedef struct
   char *target_org_id;
   gboolean signup;
   char *host_override;  /* origin a provider directed token calls to */
+  GStrv allowed_apps;   /* Flatpak app ids that may use the account */
 } BursarAccountConfig;
 
 typedef struct
@@ -77,6 +78,13 @@ BursarAccountConfig *bursar_account_get_config (BursarAccount *self);
 BursarAccountState bursar_account_get_state (BursarAccount *self);
 const char *bursar_account_get_endpoint (BursarAccount  *self,
                                          BursarEndpoint  endpoint);
+
+/* Sandboxed applications allowed to use the account. */
+gboolean bursar_account_is_app_allowed (BursarAccount *self,
+                                        const char    *app_id);
+void bursar_account_set_app_allowed (BursarAccount *self,
+                                     const char    *app_id,
+                                     gboolean       allowed);
 
 /* Fills {name} placeholders (target_org_id, environment, client_id, label,
  * identity or a Details member); NULL when one has no value. */

@@ -10,8 +10,12 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bursar-account.h"
@@ -61,13 +65,88 @@ typedef struct
   guint32 uid;
   guint32 pid;
   char *exe;
+  char *app_id;        /* Flatpak app id; NULL outside a sandbox */
+  gboolean unknown;    /* could not be identified: treated as sandboxed */
 } Caller;
 
 static void
 caller_free (Caller *caller)
 {
   g_free (caller->exe);
+  g_free (caller->app_id);
   g_free (caller);
+}
+
+typedef enum
+{
+  POLICY_ANY,        /* providers, adding an account */
+  POLICY_ACCOUNT,    /* an account's methods: sandboxed apps need a grant */
+  POLICY_HOST_ONLY,  /* changing grants: never from a sandbox */
+} CallerPolicy;
+
+/* The Flatpak app id of @pid, as xdg-desktop-portal finds it: the
+ * sandbox's root has /.flatpak-info, the host's has not. Opened relative
+ * to /proc/PID/root so the file is the one the caller sees. Any failure
+ * other than "no such file" fails closed. The PID comes from the bus and
+ * may be recycled by the time we look (no pidfd on dbus 1.14); a recycled
+ * PID of a host process would read as unsandboxed. */
+static void
+caller_identify_app (Caller *caller)
+{
+  g_autofree char *root_path = g_strdup_printf ("/proc/%u/root", caller->pid);
+  g_autoptr(GKeyFile) info = g_key_file_new ();
+  g_autofree char *data = NULL;
+  struct stat st;
+  int root_fd, info_fd;
+  ssize_t n;
+
+  if (caller->pid == 0)
+    {
+      caller->unknown = TRUE;
+      return;
+    }
+
+  root_fd = open (root_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
+  if (root_fd < 0)
+    {
+      caller->unknown = TRUE;
+      return;
+    }
+  info_fd = openat (root_fd, ".flatpak-info", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+  if (info_fd < 0)
+    {
+      caller->unknown = errno != ENOENT;
+      close (root_fd);
+      return;
+    }
+  close (root_fd);
+
+  if (fstat (info_fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_size > 64 * 1024)
+    {
+      caller->unknown = TRUE;
+      close (info_fd);
+      return;
+    }
+  data = g_malloc0 ((gsize) st.st_size + 1);
+  n = read (info_fd, data, (gsize) st.st_size);
+  close (info_fd);
+  if (n != st.st_size ||
+      !g_key_file_load_from_data (info, data, (gsize) n, G_KEY_FILE_NONE, NULL))
+    {
+      caller->unknown = TRUE;
+      return;
+    }
+  caller->app_id = g_key_file_get_string (info, "Application", "name", NULL);
+  if (caller->app_id == NULL || *caller->app_id == '\0')
+    caller->unknown = TRUE;
+}
+
+static const char *
+caller_describe_app (const Caller *caller)
+{
+  if (caller->unknown)
+    return "unidentified sandbox";
+  return caller->app_id != NULL ? caller->app_id : "host";
 }
 
 static void
@@ -172,6 +251,7 @@ typedef struct
   BursarDaemon *self;                 /* (owned) */
   GDBusMethodInvocation *invocation;  /* (owned) */
   CallerContinuation continuation;
+  CallerPolicy policy;
   gpointer data;                      /* (owned) a GObject or NULL */
 } CallerCheck;
 
@@ -199,6 +279,24 @@ caller_dispatch (CallerCheck  *check,
                                                      BURSAR_ERROR_ACCESS_DENIED,
                                                      _("Only processes of the same user may use Bursar."));
       return;
+    }
+  if (check->policy != POLICY_ANY && (caller->unknown || caller->app_id != NULL))
+    {
+      gboolean allowed = check->policy == POLICY_ACCOUNT && !caller->unknown &&
+                         bursar_account_is_app_allowed (check->data, caller->app_id);
+
+      if (!allowed)
+        {
+          g_message ("Refused %s on %s to %s (%s)",
+                     g_dbus_method_invocation_get_method_name (check->invocation),
+                     g_dbus_method_invocation_get_object_path (check->invocation),
+                     g_dbus_method_invocation_get_sender (check->invocation),
+                     caller_describe_app (caller));
+          g_dbus_method_invocation_return_error_literal (check->invocation, BURSAR_ERROR,
+                                                         BURSAR_ERROR_ACCESS_DENIED,
+                                                         _("This application is not allowed to use this account; “bursarctl allow” grants it."));
+          return;
+        }
     }
   check->continuation (check->self, check->invocation, caller, check->data);
 }
@@ -239,6 +337,7 @@ credentials_cb (GObject      *source,
       caller->pid = value;
       caller->exe = g_file_read_link (link, NULL);
     }
+  caller_identify_app (caller);
 
   if (g_hash_table_size (check->self->callers) >= CALLER_CACHE_MAX)
     g_hash_table_remove_all (check->self->callers);
@@ -251,6 +350,7 @@ credentials_cb (GObject      *source,
 static void
 check_caller (BursarDaemon          *self,
               GDBusMethodInvocation *invocation,
+              CallerPolicy           policy,
               CallerContinuation     continuation,
               gpointer               data)
 {
@@ -261,6 +361,7 @@ check_caller (BursarDaemon          *self,
   check->self = g_object_ref (self);
   check->invocation = g_object_ref (invocation);
   check->continuation = continuation;
+  check->policy = policy;
   check->data = data != NULL ? g_object_ref (data) : NULL;
 
   if (cached != NULL)
@@ -387,7 +488,7 @@ lookup_string (GVariant   *options,
 static const char * const account_properties[] = {
   "id", "provider", "provider-name", "label", "identity", "environment", "flow",
   "scopes", "state", "attention-needed", "last-error", "expires-at", "api-base-url",
-  "details",
+  "details", "allowed-apps",
 };
 
 static gboolean handle_get_access_token (BursarDBusAccount *, GDBusMethodInvocation *, gpointer);
@@ -396,6 +497,8 @@ static gboolean handle_get_token (BursarDBusAccount *, GDBusMethodInvocation *, 
 static gboolean handle_authorize (BursarDBusAccount *, GDBusMethodInvocation *, GVariant *, gpointer);
 static gboolean handle_complete_authorization (BursarDBusAccount *, GDBusMethodInvocation *, const char *, gpointer);
 static gboolean handle_remove (BursarDBusAccount *, GDBusMethodInvocation *, gpointer);
+static gboolean handle_allow_app (BursarDBusAccount *, GDBusMethodInvocation *, const char *, gpointer);
+static gboolean handle_deny_app (BursarDBusAccount *, GDBusMethodInvocation *, const char *, gpointer);
 
 static char *
 account_path (const char *id)
@@ -424,6 +527,8 @@ export_account (BursarDaemon  *self,
   g_signal_connect (skeleton, "handle-complete-authorization",
                     G_CALLBACK (handle_complete_authorization), self);
   g_signal_connect (skeleton, "handle-remove", G_CALLBACK (handle_remove), self);
+  g_signal_connect (skeleton, "handle-allow-app", G_CALLBACK (handle_allow_app), self);
+  g_signal_connect (skeleton, "handle-deny-app", G_CALLBACK (handle_deny_app), self);
 
   g_object_set_data_full (G_OBJECT (skeleton), "bursar-account", g_object_ref (account),
                           g_object_unref);
@@ -552,8 +657,9 @@ start_token_call (BursarAccount         *account,
   call->invocation = g_object_ref (invocation);
   call->account = g_object_ref (account);
   call->reply = reply;
-  call->caller = g_strdup_printf ("%s (pid %u, %s)", g_dbus_method_invocation_get_sender (invocation),
-                                  caller->pid, caller->exe != NULL ? caller->exe : "?");
+  call->caller = g_strdup_printf ("%s (pid %u, %s, %s)", g_dbus_method_invocation_get_sender (invocation),
+                                  caller->pid, caller->exe != NULL ? caller->exe : "?",
+                                  caller_describe_app (caller));
   bursar_account_get_token_async (account, min_valid, force, NULL, token_cb, call);
 }
 
@@ -608,7 +714,7 @@ handle_get_access_token (BursarDBusAccount     *skeleton,
                          GDBusMethodInvocation *invocation,
                          gpointer               user_data)
 {
-  check_caller (user_data, invocation, do_get_access_token, account_for_skeleton (skeleton));
+  check_caller (user_data, invocation, POLICY_ACCOUNT, do_get_access_token, account_for_skeleton (skeleton));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -617,7 +723,7 @@ handle_refresh (BursarDBusAccount     *skeleton,
                 GDBusMethodInvocation *invocation,
                 gpointer               user_data)
 {
-  check_caller (user_data, invocation, do_refresh, account_for_skeleton (skeleton));
+  check_caller (user_data, invocation, POLICY_ACCOUNT, do_refresh, account_for_skeleton (skeleton));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -627,7 +733,7 @@ handle_get_token (BursarDBusAccount     *skeleton,
                   GVariant              *options,
                   gpointer               user_data)
 {
-  check_caller (user_data, invocation, do_get_token, account_for_skeleton (skeleton));
+  check_caller (user_data, invocation, POLICY_ACCOUNT, do_get_token, account_for_skeleton (skeleton));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -677,7 +783,7 @@ handle_authorize (BursarDBusAccount     *skeleton,
                   GVariant              *options,
                   gpointer               user_data)
 {
-  check_caller (user_data, invocation, do_authorize, account_for_skeleton (skeleton));
+  check_caller (user_data, invocation, POLICY_ACCOUNT, do_authorize, account_for_skeleton (skeleton));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -723,7 +829,7 @@ handle_complete_authorization (BursarDBusAccount     *skeleton,
                                const char            *redirect_url,
                                gpointer               user_data)
 {
-  check_caller (user_data, invocation, do_complete_authorization, account_for_skeleton (skeleton));
+  check_caller (user_data, invocation, POLICY_ACCOUNT, do_complete_authorization, account_for_skeleton (skeleton));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -775,7 +881,53 @@ handle_remove (BursarDBusAccount     *skeleton,
                GDBusMethodInvocation *invocation,
                gpointer               user_data)
 {
-  check_caller (user_data, invocation, do_remove, account_for_skeleton (skeleton));
+  check_caller (user_data, invocation, POLICY_ACCOUNT, do_remove, account_for_skeleton (skeleton));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* --- grants for sandboxed apps ---------------------------------------- */
+
+static void
+do_set_app (BursarDaemon          *self,
+            GDBusMethodInvocation *invocation,
+            const Caller          *caller,
+            gpointer               data)
+{
+  const char *app_id = NULL;
+  gboolean allow = g_str_equal (g_dbus_method_invocation_get_method_name (invocation), "AllowApp");
+
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s)", &app_id);
+  /* Flatpak app ids are D-Bus names with at least three elements. */
+  if (strlen (app_id) > 255 || !g_dbus_is_name (app_id) || g_dbus_is_unique_name (app_id) ||
+      strchr (strchr (app_id, '.') + 1, '.') == NULL)
+    {
+      return_error (invocation, g_error_new_literal (BURSAR_ERROR, BURSAR_ERROR_INVALID_ARGUMENT,
+                                                     _("That is not a valid application id.")));
+      return;
+    }
+  bursar_account_set_app_allowed (data, app_id, allow);
+  g_message ("Account %s: %s %s", bursar_account_get_id (data),
+             allow ? "allowed" : "denied", app_id);
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static gboolean
+handle_allow_app (BursarDBusAccount     *skeleton,
+                  GDBusMethodInvocation *invocation,
+                  const char            *app_id,
+                  gpointer               user_data)
+{
+  check_caller (user_data, invocation, POLICY_HOST_ONLY, do_set_app, account_for_skeleton (skeleton));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_deny_app (BursarDBusAccount     *skeleton,
+                 GDBusMethodInvocation *invocation,
+                 const char            *app_id,
+                 gpointer               user_data)
+{
+  check_caller (user_data, invocation, POLICY_HOST_ONLY, do_set_app, account_for_skeleton (skeleton));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -824,7 +976,7 @@ handle_list_providers (BursarDBusManager     *manager,
                        GDBusMethodInvocation *invocation,
                        gpointer               user_data)
 {
-  check_caller (user_data, invocation, do_list_providers, NULL);
+  check_caller (user_data, invocation, POLICY_ANY, do_list_providers, NULL);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -1215,6 +1367,13 @@ do_add_account (BursarDaemon          *self,
   config->redirect_uri = g_strdup (redirect_uri);
   config->base_url = g_strdup (base_url);
   config->target_org_id = g_strdup (lookup_string (options, "target_org_id"));
+  /* An app that adds an account from its sandbox may use it. */
+  if (caller->app_id != NULL && !caller->unknown)
+    {
+      const char *apps[] = { caller->app_id, NULL };
+
+      config->allowed_apps = g_strdupv ((char **) apps);
+    }
   if (g_variant_lookup (options, "signup", "b", &signup))
     config->signup = signup;
   config->scopes = build_scopes (provider, options);
@@ -1305,7 +1464,7 @@ handle_add_account (BursarDBusManager     *manager,
                     GVariant              *options,
                     gpointer               user_data)
 {
-  check_caller (user_data, invocation, do_add_account, NULL);
+  check_caller (user_data, invocation, POLICY_ANY, do_add_account, NULL);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

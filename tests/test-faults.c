@@ -591,6 +591,135 @@ test_reauthorization_notification (Fixture       *f,
   g_free (server.last_body);
 }
 
+/* --- sandboxed callers ------------------------------------------------ */
+
+/* Runs `gdbus call` for @method on @path inside a bubblewrap sandbox whose
+ * root has a /.flatpak-info naming @app_id: to the daemon, a Flatpak app
+ * as the portal sees one. Returns the exit status; @out_text gets stdout
+ * and stderr. */
+static int
+call_sandboxed (Fixture     *f,
+                const char  *app_id,
+                const char  *path,
+                const char  *method,
+                const char  *arg,
+                char       **out_text)
+{
+  g_autofree char *info_path = g_build_filename (bursar_test_env_get_tmpdir (f->env),
+                                                 "flatpak-info", NULL);
+  g_autofree char *info = g_strdup_printf ("[Application]\nname=%s\n", app_id);
+  g_autofree char *full_method = g_strconcat ("org.bursar.Bursar1.Account.", method, NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *socket_dir = NULL;
+  const char *address = bursar_test_env_get_bus_address (f->env);
+
+  g_assert_true (g_file_set_contents (info_path, info, -1, NULL));
+  g_ptr_array_add (argv, (gpointer) "bwrap");
+  for (const char * const *a = (const char * const[]) {
+         "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc",
+         "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+         "--symlink", "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev",
+         "--tmpfs", "/tmp", NULL }; *a != NULL; a++)
+    g_ptr_array_add (argv, (gpointer) *a);
+  g_ptr_array_add (argv, (gpointer) "--ro-bind");
+  g_ptr_array_add (argv, info_path);
+  g_ptr_array_add (argv, (gpointer) "/.flatpak-info");
+  /* A bus on a socket path needs its directory inside the sandbox. */
+  if (g_str_has_prefix (address, "unix:path="))
+    {
+      g_autofree char *socket_path = g_strndup (address + strlen ("unix:path="),
+                                                strcspn (address + strlen ("unix:path="), ","));
+      socket_dir = g_path_get_dirname (socket_path);
+      g_ptr_array_add (argv, (gpointer) "--bind");
+      g_ptr_array_add (argv, socket_dir);
+      g_ptr_array_add (argv, socket_dir);
+    }
+  g_ptr_array_add (argv, (gpointer) "--setenv");
+  g_ptr_array_add (argv, (gpointer) "DBUS_SESSION_BUS_ADDRESS");
+  g_ptr_array_add (argv, (gpointer) address);
+  for (const char * const *a = (const char * const[]) {
+         "--", "/usr/bin/gdbus", "call", "--session", "--dest", "org.bursar.Bursar1",
+         "--object-path", NULL }; *a != NULL; a++)
+    g_ptr_array_add (argv, (gpointer) *a);
+  g_ptr_array_add (argv, (gpointer) path);
+  g_ptr_array_add (argv, (gpointer) "--method");
+  g_ptr_array_add (argv, full_method);
+  if (arg != NULL)
+    g_ptr_array_add (argv, (gpointer) arg);
+  g_ptr_array_add (argv, NULL);
+
+  proc = g_subprocess_newv ((const char * const *) argv->pdata,
+                            G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                            &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  *out_text = g_strconcat (out != NULL ? out : "", err != NULL ? err : "", NULL);
+  return g_subprocess_get_exit_status (proc);
+}
+
+static void
+test_flatpak_allow_list (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autofree char *path = add_ready (f);
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  gint64 requests;
+  int status;
+
+  g_assert_nonnull (g_find_program_in_path ("bwrap"));
+  requests = grant_count (f, "refresh_token") + grant_count (f, "authorization_code");
+
+  /* Not on the account's list: refused, and no provider is asked. */
+  status = call_sandboxed (f, "org.example.Books", path, "GetAccessToken", NULL, &text);
+  g_assert_cmpint (status, !=, 0);
+  g_assert_nonnull (strstr (text, "org.bursar.Bursar1.Error.AccessDenied"));
+  g_assert_null (strstr (text, "at-"));
+  g_clear_pointer (&text, g_free);
+  status = call_sandboxed (f, "org.example.Books", path, "Refresh", NULL, &text);
+  g_assert_nonnull (strstr (text, "org.bursar.Bursar1.Error.AccessDenied"));
+  g_clear_pointer (&text, g_free);
+  g_assert_cmpint (grant_count (f, "refresh_token") + grant_count (f, "authorization_code"), ==, requests);
+
+  /* A sandbox cannot grant itself. */
+  status = call_sandboxed (f, "org.example.Books", path, "AllowApp", "org.example.Books", &text);
+  g_assert_nonnull (strstr (text, "org.bursar.Bursar1.Error.AccessDenied"));
+  g_clear_pointer (&text, g_free);
+
+  /* The user grants it from outside. */
+  reply = call (f, path, "org.bursar.Bursar1.Account", "AllowApp",
+                g_variant_new ("(s)", "org.example.Books"), NULL, &error);
+  g_assert_no_error (error);
+  status = call_sandboxed (f, "org.example.Books", path, "GetAccessToken", NULL, &text);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_nonnull (strstr (text, "at-"));
+  g_clear_pointer (&text, g_free);
+
+  /* Another app is still refused; a revoked grant refuses again. */
+  status = call_sandboxed (f, "org.example.Other", path, "GetAccessToken", NULL, &text);
+  g_assert_nonnull (strstr (text, "org.bursar.Bursar1.Error.AccessDenied"));
+  g_clear_pointer (&text, g_free);
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = call (f, path, "org.bursar.Bursar1.Account", "DenyApp",
+                g_variant_new ("(s)", "org.example.Books"), NULL, &error);
+  g_assert_no_error (error);
+  status = call_sandboxed (f, "org.example.Books", path, "GetAccessToken", NULL, &text);
+  g_assert_nonnull (strstr (text, "org.bursar.Bursar1.Error.AccessDenied"));
+
+  /* The hand-out to the allowed app was logged with its app id, no token. */
+  {
+    g_autofree char *log = bursar_test_env_daemon_log (f->env);
+
+    g_assert_nonnull (strstr (log, "org.example.Books)"));
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -611,6 +740,7 @@ main (int   argc,
   ADD ("keyring-restarted-keeps-rotation", test_keyring_restarted_keeps_rotation);
   ADD ("replace", test_replace);
   ADD ("reauthorization-notification", test_reauthorization_notification);
+  ADD ("flatpak-allow-list", test_flatpak_allow_list);
 
   return g_test_run ();
 }
