@@ -1240,6 +1240,7 @@ do_add_account (BursarDaemon          *self,
   g_autoptr(BursarAccount) account = NULL;
   g_autoptr(BursarSecrets) initial = bursar_secrets_new ();
   g_autofree char *id = NULL;
+  g_autofree char *env_issuer = NULL;
   const char *provider_id = NULL;
   BursarProvider *provider;
   BursarAccountConfig *config;
@@ -1292,6 +1293,19 @@ do_add_account (BursarDaemon          *self,
   token_endpoint = lookup_string (options, "token_endpoint");
   redirect_uri = lookup_string (options, "redirect_uri");
   base_url = lookup_string (options, "base_url");
+
+  /* A discovery provider with a fixed issuer per environment (Invora)
+   * needs no issuer option; base_url moves it like every other URL. */
+  if (issuer == NULL && bursar_provider_get_discovery (provider))
+    {
+      const char *from_file = bursar_provider_get_endpoint (provider, environment,
+                                                            BURSAR_ENDPOINT_ISSUER);
+
+      if (from_file != NULL)
+        env_issuer = base_url != NULL ? bursar_http_rebase_url (from_file, base_url)
+                                      : g_strdup (from_file);
+      issuer = env_issuer;
+    }
 
   /* Every URL is checked before anything is stored or fetched. */
   if ((issuer != NULL && !bursar_http_check_url (issuer, &error)) ||

@@ -871,11 +871,15 @@ handle_oauth_error (GTask      *task,
   g_debug ("%s %s: HTTP %u, error “%s”", call->method, call->log_target, status,
            safe_code != NULL ? safe_code : "");
 
-  if (strv_has (reauth, code))
+  /* Error shapes without a code (Apruve's [{"message"}]) can name the
+   * dead grant only by their status: ReauthErrors=http-401. */
+  g_autofree char *status_code = g_strdup_printf ("http-%u", status);
+
+  if (strv_has (reauth, code) || (code == NULL && strv_has (reauth, status_code)))
     {
       call_return_error (task, g_error_new (BURSAR_ERROR, BURSAR_ERROR_NEEDS_AUTHORIZATION,
                                             _("The provider no longer accepts this account’s sign-in (%s); sign in again."),
-                                            safe_code));
+                                            safe_code != NULL ? safe_code : status_code));
       return;
     }
 

@@ -469,7 +469,10 @@ bursar_callback_check (GHashTable  *params,
   /* Exactly one outcome; a callback with both, or neither, is not one the
    * authorization server produced. */
   has_code = g_hash_table_contains (params, "code");
-  has_error = g_hash_table_contains (params, "error");
+  /* Some servers (Invoiced) report a denial with error_description alone;
+   * with the right state it is the server's answer all the same. */
+  has_error = g_hash_table_contains (params, "error") ||
+              (!has_code && g_hash_table_contains (params, "error_description"));
   if (has_code == has_error)
     {
       g_set_error_literal (error, BURSAR_ERROR, BURSAR_ERROR_INVALID_ARGUMENT,

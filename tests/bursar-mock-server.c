@@ -7,6 +7,12 @@
  * faults, ...) and read what the server saw. It is also the local demo
  * provider of the README's quick start.
  *
+ * The knob "personality" makes it behave like one of the seed services
+ * (zoho, invoiced, apruve, invproc, invora), on that service's real paths
+ * and with its quirks: parameter and answer field names, error shapes,
+ * rotation, callback extras and its own revocation call. Paths of all
+ * personalities are always served; the personality decides the shapes.
+ *
  * It listens on 127.0.0.1 only, on an ephemeral port, prints its base URL
  * as the first line on stdout, and exits when stdin reaches end-of-file (the
  * parent is gone) or after --max-lifetime seconds, so a crashed test never
@@ -65,6 +71,9 @@ typedef struct
   char *nonce;        /* (owned) (nullable) */
   char *scope;        /* (owned) */
   char *subject;      /* (owned) */
+  char *state;        /* (owned) (nullable) */
+  gboolean refresh_token_allowed;
+  gboolean check_redirect_uri;
   gint64 expires_at;  /* real time, µs */
 } MockCode;
 
@@ -100,6 +109,11 @@ typedef struct
   GPtrArray *pats;    /* (owned) (element-type utf8) */
   GPtrArray *clients; /* (owned) (element-type MockClient) */
   JsonObject *id_token_claims; /* (owned): overrides of id_token claims */
+  char *personality;          /* (owned): generic | zoho | invoiced | apruve | invproc | invora */
+  char *invproc_refresh;      /* (owned): refused | allowed */
+  char *invproc_redirect_uri; /* (owned) (nullable): the registered redirect URI */
+  char *zoho_location;        /* (owned): the callback's location */
+  char *corporate_account_id; /* (owned): Apruve's account in token answers */
 } MockConfig;
 
 typedef struct
@@ -112,6 +126,7 @@ typedef struct
   GQueue faults; /* (element-type MockFault) */
 
   GHashTable *codes;          /* code → MockCode */
+  GHashTable *pending_logins; /* Invoice Processor login request id → MockCode */
   GHashTable *access_tokens;  /* token → MockToken */
   GHashTable *refresh_tokens; /* token → MockToken */
   guint64 next_grant_id;
@@ -122,6 +137,11 @@ typedef struct
   guint64 userinfo_requests;
   guint64 api_requests;
   JsonArray *revocations; /* (owned) */
+  guint64 invproc_auth_posts;
+  guint64 invproc_login_posts;
+  guint64 invproc_login_gets;
+  JsonObject *last_authorize_query; /* (owned) (nullable) */
+  JsonObject *last_invproc_auth;    /* (owned) (nullable): members seen, secret left out */
   char *last_redirect_uri_authorize; /* (owned) (nullable) */
   char *last_redirect_uri_token;     /* (owned) (nullable) */
 
@@ -158,6 +178,7 @@ mock_code_free (MockCode *code)
   g_free (code->nonce);
   g_free (code->scope);
   g_free (code->subject);
+  g_free (code->state);
   g_free (code);
 }
 
@@ -279,6 +300,13 @@ mock_server_issuer (MockServer *self)
   return self->config.advertised_issuer != NULL ? self->config.advertised_issuer : self->base_url;
 }
 
+static gboolean
+mock_server_is (MockServer *self,
+                const char *personality)
+{
+  return g_str_equal (self->config.personality, personality);
+}
+
 static const MockClient *
 mock_server_find_client (MockServer *self,
                          const char *client_id)
@@ -311,6 +339,11 @@ mock_config_clear (MockConfig *config)
   g_clear_pointer (&config->pats, g_ptr_array_unref);
   g_clear_pointer (&config->clients, g_ptr_array_unref);
   g_clear_pointer (&config->id_token_claims, json_object_unref);
+  g_clear_pointer (&config->personality, g_free);
+  g_clear_pointer (&config->invproc_refresh, g_free);
+  g_clear_pointer (&config->invproc_redirect_uri, g_free);
+  g_clear_pointer (&config->zoho_location, g_free);
+  g_clear_pointer (&config->corporate_account_id, g_free);
 }
 
 static MockClient *
@@ -348,6 +381,10 @@ mock_server_set_defaults (MockServer *self)
   g_ptr_array_add (config->clients, mock_client_new ("test-client", "test-secret-CANARY"));
   g_ptr_array_add (config->clients, mock_client_new ("public-client", NULL));
   config->id_token_claims = json_object_new ();
+  config->personality = g_strdup ("generic");
+  config->invproc_refresh = g_strdup ("refused");
+  config->zoho_location = g_strdup ("eu");
+  config->corporate_account_id = g_strdup ("corp-4711");
 
   mock_server_add_secret (self, "test-secret-CANARY");
 }
@@ -595,12 +632,59 @@ mock_server_set_pats (MockServer  *self,
   return TRUE;
 }
 
+/* A personality first sets the knobs that follow from the service's
+ * documented behaviour; later knobs of the same request may override them. */
+static void
+mock_server_apply_personality (MockServer *self)
+{
+  MockConfig *config = &self->config;
+  const char *personality = config->personality;
+
+  g_free (config->rotation);
+  config->rotation = g_strdup ("off");
+  config->always_refresh_token = TRUE;
+  if (g_str_equal (personality, "invoiced") || g_str_equal (personality, "apruve"))
+    {
+      /* Invoiced revokes the old refresh token on every refresh; Apruve
+       * returns a new one every time (whether the old one survives is
+       * unknown, so the mock takes the strict reading). */
+      g_free (config->rotation);
+      config->rotation = g_strdup ("strict");
+    }
+  else if (g_str_equal (personality, "invora"))
+    {
+      /* ZITADEL: a refresh token only with offline_access, rotating. */
+      g_free (config->rotation);
+      config->rotation = g_strdup ("strict");
+      config->always_refresh_token = FALSE;
+      json_object_set_string_member (config->id_token_claims,
+                                     "urn:zitadel:iam:user:resourceowner:id", "org-zitadel-1");
+      json_object_set_string_member (config->id_token_claims,
+                                     "urn:zitadel:iam:user:resourceowner:name", "Example AG");
+      if (!json_object_has_member (config->id_token_claims, "urn:zitadel:iam:org:project:roles"))
+        {
+          JsonObject *roles = json_object_new ();
+          JsonObject *grant = json_object_new ();
+
+          json_object_set_string_member (grant, "org-zitadel-1", "example.test");
+          json_object_set_object_member (roles, "invoice-admin", grant);
+          json_object_set_object_member (roles, "viewer", json_object_ref (grant));
+          json_object_set_object_member (config->id_token_claims,
+                                         "urn:zitadel:iam:org:project:roles", roles);
+        }
+    }
+}
+
 static gboolean
 mock_server_set_knob (MockServer  *self,
                       const char  *name,
                       JsonNode    *node,
                       GError     **error)
 {
+  static const char * const personality_values[] = {
+    "generic", "zoho", "invoiced", "apruve", "invproc", "invora", NULL
+  };
+  static const char * const invproc_refresh_values[] = { "refused", "allowed", NULL };
   static const char * const consent_values[] = { "approve", "deny", NULL };
   static const char * const iss_values[] = { "correct", "wrong", "omit", NULL };
   static const char * const rotation_values[] = { "off", "strict", "grace", NULL };
@@ -641,6 +725,36 @@ mock_server_set_knob (MockServer  *self,
     return node_get_int (node, name, 0, MAX_DELAY_MS, &config->delay_ms, error);
   if (g_str_equal (name, "token_type"))
     return node_get_string (node, name, NULL, &config->token_type, error);
+  if (g_str_equal (name, "personality"))
+    {
+      if (!node_get_string (node, name, personality_values, &config->personality, error))
+        return FALSE;
+      mock_server_apply_personality (self);
+      return TRUE;
+    }
+  if (g_str_equal (name, "invproc_refresh"))
+    return node_get_string (node, name, invproc_refresh_values, &config->invproc_refresh, error);
+  if (g_str_equal (name, "invproc_redirect_uri"))
+    return node_get_string (node, name, NULL, &config->invproc_redirect_uri, error);
+  if (g_str_equal (name, "zoho_location"))
+    return node_get_string (node, name, NULL, &config->zoho_location, error);
+  if (g_str_equal (name, "corporate_account_id"))
+    return node_get_string (node, name, NULL, &config->corporate_account_id, error);
+  if (g_str_equal (name, "revoke_all"))
+    {
+      gboolean revoke = FALSE;
+
+      /* The service forgot every grant (revoked in its dashboard, or
+       * expired): the next refresh meets the service's own error. */
+      if (!node_get_bool (node, name, &revoke, error))
+        return FALSE;
+      if (revoke)
+        {
+          g_hash_table_remove_all (self->access_tokens);
+          g_hash_table_remove_all (self->refresh_tokens);
+        }
+      return TRUE;
+    }
   if (g_str_equal (name, "fail_next"))
     return mock_server_set_faults (self, node, error);
   if (g_str_equal (name, "clients"))
@@ -673,6 +787,7 @@ mock_server_reset (MockServer *self)
   mock_server_set_defaults (self);
   g_queue_clear_full (&self->faults, (GDestroyNotify) mock_fault_free);
   g_hash_table_remove_all (self->codes);
+  g_hash_table_remove_all (self->pending_logins);
   g_hash_table_remove_all (self->access_tokens);
   g_hash_table_remove_all (self->refresh_tokens);
   self->token_requests = 0;
@@ -684,6 +799,11 @@ mock_server_reset (MockServer *self)
   self->revocations = json_array_new ();
   g_clear_pointer (&self->last_redirect_uri_authorize, g_free);
   g_clear_pointer (&self->last_redirect_uri_token, g_free);
+  self->invproc_auth_posts = 0;
+  self->invproc_login_posts = 0;
+  self->invproc_login_gets = 0;
+  g_clear_pointer (&self->last_authorize_query, json_object_unref);
+  g_clear_pointer (&self->last_invproc_auth, json_object_unref);
 }
 
 static gboolean
@@ -781,6 +901,24 @@ respond_builder (SoupServerMessage *msg,
   respond_json (msg, status, node);
 }
 
+/* The personality the request is answered in; handle_request tags each
+ * message, so the error helpers need no server pointer. */
+static const char *
+msg_personality (SoupServerMessage *msg)
+{
+  const char *personality = g_object_get_data (G_OBJECT (msg), "mock-personality");
+
+  return personality != NULL ? personality : "generic";
+}
+
+static gboolean
+msg_is (SoupServerMessage *msg,
+        const char        *personality)
+{
+  return g_str_equal (msg_personality (msg), personality);
+}
+
+/* An OAuth error in the shape of the personality's service. */
 static void
 respond_oauth_error (SoupServerMessage *msg,
                      guint              status,
@@ -788,6 +926,46 @@ respond_oauth_error (SoupServerMessage *msg,
                      const char        *description)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
+
+  if (msg_is (msg, "zoho"))
+    {
+      /* Zoho: HTTP 200 {"error":"invalid_code"}; its name for a bad code or
+       * refresh token is invalid_code. */
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "error");
+      json_builder_add_string_value (builder, g_str_equal (error, "invalid_grant") ? "invalid_code" : error);
+      json_builder_end_object (builder);
+      respond_builder (msg, status == SOUP_STATUS_METHOD_NOT_ALLOWED ? status : SOUP_STATUS_OK, builder);
+      return;
+    }
+  if (msg_is (msg, "invoiced"))
+    {
+      /* Invoiced: every OAuth error is 400 {"type":"invalid_request",
+       * "message":…}, without an error member. */
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "type");
+      json_builder_add_string_value (builder, "invalid_request");
+      json_builder_set_member_name (builder, "message");
+      json_builder_add_string_value (builder, description != NULL ? description : error);
+      json_builder_end_object (builder);
+      respond_builder (msg, status >= 500 ? status : SOUP_STATUS_BAD_REQUEST, builder);
+      return;
+    }
+  if (msg_is (msg, "apruve"))
+    {
+      /* Apruve: 401 [{"message":…}] for a bad client or token. */
+      gboolean auth = g_str_equal (error, "invalid_grant") || g_str_equal (error, "invalid_client");
+
+      json_builder_begin_array (builder);
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "message");
+      json_builder_add_string_value (builder, auth ? "Invalid authentication token." :
+                                     description != NULL ? description : error);
+      json_builder_end_object (builder);
+      json_builder_end_array (builder);
+      respond_builder (msg, auth ? SOUP_STATUS_UNAUTHORIZED : status, builder);
+      return;
+    }
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "error");
@@ -970,6 +1148,9 @@ mock_server_authenticate_client (MockServer        *self,
   client_id = auth.basic_id != NULL ? auth.basic_id : form_id;
   secret = auth.basic_id != NULL ? auth.basic_secret : form_secret;
   client = mock_server_find_client (self, client_id);
+  /* ZITADEL: a public client authenticates with its client_id only. */
+  if (client != NULL && client->client_secret == NULL && secret != NULL && mock_server_is (self, "invora"))
+    client = NULL;
   if (client == NULL ||
       (client->client_secret != NULL && g_strcmp0 (secret, client->client_secret) != 0))
     {
@@ -1042,10 +1223,23 @@ handle_discovery (MockServer        *self,
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "issuer");
   json_builder_add_string_value (builder, mock_server_issuer (self));
-  add_endpoint (builder, self, "authorization_endpoint", "/authorize");
-  add_endpoint (builder, self, "token_endpoint", "/token");
-  add_endpoint (builder, self, "revocation_endpoint", "/revoke");
-  add_endpoint (builder, self, "userinfo_endpoint", "/userinfo");
+  if (mock_server_is (self, "invora"))
+    {
+      /* ZITADEL's paths. */
+      add_endpoint (builder, self, "authorization_endpoint", "/oauth/v2/authorize");
+      add_endpoint (builder, self, "token_endpoint", "/oauth/v2/token");
+      add_endpoint (builder, self, "revocation_endpoint", "/oauth/v2/revoke");
+      add_endpoint (builder, self, "userinfo_endpoint", "/oidc/v1/userinfo");
+      add_endpoint (builder, self, "introspection_endpoint", "/oauth/v2/introspect");
+      add_endpoint (builder, self, "end_session_endpoint", "/oidc/v1/end_session");
+    }
+  else
+    {
+      add_endpoint (builder, self, "authorization_endpoint", "/authorize");
+      add_endpoint (builder, self, "token_endpoint", "/token");
+      add_endpoint (builder, self, "revocation_endpoint", "/revoke");
+      add_endpoint (builder, self, "userinfo_endpoint", "/userinfo");
+    }
   add_string_array (builder, "response_types_supported", response_types);
   add_string_array (builder, "code_challenge_methods_supported",
                     self->config.advertise_s256 ? s256 : plain);
@@ -1092,6 +1286,18 @@ handle_authorize (MockServer        *self,
   self->authorize_requests++;
   g_free (self->last_redirect_uri_authorize);
   self->last_redirect_uri_authorize = g_strdup (redirect_uri);
+  g_clear_pointer (&self->last_authorize_query, json_object_unref);
+  self->last_authorize_query = json_object_new ();
+  if (query != NULL)
+    {
+      GHashTableIter iter;
+      gpointer key;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, query);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        json_object_set_string_member (self->last_authorize_query, key, value);
+    }
 
   if (soup_server_message_get_method (msg) != SOUP_METHOD_GET)
     {
@@ -1136,7 +1342,10 @@ handle_authorize (MockServer        *self,
       return;
     }
 
-  if (g_str_equal (self->config.iss_mode, "correct"))
+  /* Only the OpenID personalities name their issuer in the callback. */
+  if (!mock_server_is (self, "generic") && !mock_server_is (self, "invora"))
+    ;
+  else if (g_str_equal (self->config.iss_mode, "correct"))
     iss = mock_server_issuer (self);
   else if (g_str_equal (self->config.iss_mode, "wrong"))
     iss = WRONG_ISSUER;
@@ -1144,7 +1353,9 @@ handle_authorize (MockServer        *self,
   location = g_string_new (redirect_uri);
   if (g_str_equal (self->config.consent, "deny"))
     {
-      append_param (location, "error", "access_denied");
+      /* Invoiced sends only error_description (and state). */
+      if (!mock_server_is (self, "invoiced"))
+        append_param (location, "error", "access_denied");
       append_param (location, "error_description", "The user denied the request.");
     }
   else
@@ -1158,6 +1369,19 @@ handle_authorize (MockServer        *self,
       info->nonce = g_strdup (nonce);
       info->scope = g_strdup (scope != NULL ? scope : "");
       info->subject = g_strdup (self->config.subject);
+      info->state = g_strdup (state);
+      info->check_redirect_uri = TRUE;
+      info->refresh_token_allowed = TRUE;
+      if (mock_server_is (self, "zoho"))
+        {
+          /* Zoho: a refresh token only with access_type=offline, and again
+           * after the first consent only with prompt=consent. */
+          const char *access_type = g_hash_table_lookup (query, "access_type");
+          const char *prompt = g_hash_table_lookup (query, "prompt");
+
+          info->refresh_token_allowed = g_strcmp0 (access_type, "offline") == 0 &&
+                                        g_strcmp0 (prompt, "consent") == 0;
+        }
       info->expires_at = g_get_real_time () + CODE_LIFETIME_SECONDS * G_USEC_PER_SEC;
       mock_server_add_secret (self, code);
       append_param (location, "code", code);
@@ -1165,6 +1389,12 @@ handle_authorize (MockServer        *self,
     }
   append_param (location, "state", state);
   append_param (location, "iss", iss);
+  if (mock_server_is (self, "zoho"))
+    {
+      /* The user's data centre; token, refresh and revoke must go there. */
+      append_param (location, "location", self->config.zoho_location);
+      append_param (location, "accounts-server", self->base_url);
+    }
   soup_server_message_set_redirect (msg, SOUP_STATUS_FOUND, location->str);
 }
 
@@ -1236,13 +1466,16 @@ mock_server_answer_tokens (MockServer        *self,
                            const char        *refresh_token,
                            const char        *predecessor,
                            gboolean           id_token,
-                           const char        *nonce)
+                           const char        *nonce,
+                           gboolean           exchange)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
   g_autofree char *access = random_token ("at-");
   g_autofree char *refresh = NULL;
   g_autofree char *jwt = NULL;
   gint64 lifetime = self->config.token_lifetime;
+  JsonObject *answer;
 
   mock_server_add_secret (self, access);
   g_hash_table_insert (self->access_tokens, g_strdup (access),
@@ -1287,7 +1520,46 @@ mock_server_answer_tokens (MockServer        *self,
       json_builder_add_string_value (builder, jwt);
     }
   json_builder_end_object (builder);
-  respond_builder (msg, SOUP_STATUS_OK, builder);
+
+  /* The services' own answer shapes. */
+  root = json_builder_get_root (builder);
+  answer = json_node_get_object (root);
+  if (mock_server_is (self, "zoho"))
+    {
+      /* The API host of the user's data centre; no scope member. */
+      json_object_set_string_member (answer, "api_domain", self->base_url);
+      json_object_remove_member (answer, "scope");
+    }
+  else if (mock_server_is (self, "apruve"))
+    {
+      /* The exchange answers "token", the refresh "access_token"; both
+       * carry corporate_account_id, neither a lifetime nor a type. */
+      if (exchange)
+        {
+          json_object_set_string_member (answer, "token", access);
+          json_object_remove_member (answer, "access_token");
+        }
+      json_object_set_string_member (answer, "corporate_account_id", self->config.corporate_account_id);
+      json_object_remove_member (answer, "token_type");
+      json_object_remove_member (answer, "expires_in");
+      json_object_remove_member (answer, "scope");
+    }
+  else if (mock_server_is (self, "invproc"))
+    {
+      /* camelCase, nothing else. */
+      json_object_set_string_member (answer, "accessToken", access);
+      json_object_remove_member (answer, "access_token");
+      if (refresh != NULL)
+        {
+          json_object_set_string_member (answer, "refreshToken", refresh);
+          json_object_remove_member (answer, "refresh_token");
+        }
+      json_object_remove_member (answer, "token_type");
+      json_object_remove_member (answer, "expires_in");
+      json_object_remove_member (answer, "scope");
+      json_object_remove_member (answer, "id_token");
+    }
+  respond_json (msg, SOUP_STATUS_OK, root);
 }
 
 static void
@@ -1326,7 +1598,7 @@ grant_authorization_code (MockServer        *self,
                            "The code was issued to another client.");
       return;
     }
-  if (g_strcmp0 (redirect_uri, info->redirect_uri) != 0)
+  if (info->check_redirect_uri && g_strcmp0 (redirect_uri, info->redirect_uri) != 0)
     {
       respond_oauth_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_grant",
                            "redirect_uri differs from the authorization request.");
@@ -1358,12 +1630,24 @@ grant_authorization_code (MockServer        *self,
       return;
     }
 
+  /* Apruve wants the state of the authorization request back. */
+  if (mock_server_is (self, "apruve") &&
+      (g_hash_table_lookup (form, "state") == NULL ||
+       g_strcmp0 (g_hash_table_lookup (form, "state"), info->state) != 0 ||
+       redirect_uri == NULL))
+    {
+      respond_oauth_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_request",
+                           "state and redirect_uri must be sent and match.");
+      return;
+    }
+
   mock_server_answer_tokens (self, msg, client->client_id, info->scope, info->subject,
                              ++self->next_grant_id,
-                             scope_contains (info->scope, "offline_access") ||
-                             self->config.always_refresh_token,
+                             info->refresh_token_allowed &&
+                             (scope_contains (info->scope, "offline_access") ||
+                              self->config.always_refresh_token),
                              NULL, NULL,
-                             scope_contains (info->scope, "openid"), info->nonce);
+                             scope_contains (info->scope, "openid"), info->nonce, TRUE);
 }
 
 static void
@@ -1406,11 +1690,24 @@ grant_refresh_token (MockServer        *self,
   grant_id = token->grant_id;
   if (g_str_equal (rotation, "strict"))
     g_hash_table_remove (self->refresh_tokens, refresh_token);
+  if (mock_server_is (self, "invoiced"))
+    {
+      GHashTableIter iter;
+      MockToken *old;
 
+      /* league/oauth2-server revokes the old access token as well. */
+      g_hash_table_iter_init (&iter, self->access_tokens);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &old))
+        if (old->grant_id == grant_id)
+          g_hash_table_iter_remove (&iter);
+    }
+
+  /* Zoho answers a refresh without refresh_token: the old one stays. */
   mock_server_answer_tokens (self, msg, client->client_id, scope, subject, grant_id,
-                             !g_str_equal (rotation, "off"), refresh_token,
+                             !g_str_equal (rotation, "off"),
+                             mock_server_is (self, "zoho") ? NULL : refresh_token,
                              g_str_equal (rotation, "grace") ? refresh_token : NULL,
-                             scope_contains (scope, "openid"), NULL);
+                             scope_contains (scope, "openid"), NULL, FALSE);
 }
 
 static void
@@ -1427,9 +1724,17 @@ grant_client_credentials (MockServer        *self,
                            "Public clients cannot use client credentials.");
       return;
     }
-  mock_server_answer_tokens (self, msg, client->client_id, scope != NULL ? scope : "",
-                             client->client_id, ++self->next_grant_id,
-                             FALSE, NULL, NULL, FALSE, NULL);
+  {
+    gint64 saved = self->config.token_lifetime;
+
+    /* ZITADEL's machine tokens last 12 hours. */
+    if (mock_server_is (self, "invora"))
+      self->config.token_lifetime = 43200;
+    mock_server_answer_tokens (self, msg, client->client_id, scope != NULL ? scope : "",
+                               client->client_id, ++self->next_grant_id,
+                               FALSE, NULL, NULL, FALSE, NULL, FALSE);
+    self->config.token_lifetime = saved;
+  }
 }
 
 static void
@@ -1450,21 +1755,102 @@ respond_fault (SoupServerMessage *msg,
   respond (msg, fault->status, content_type, fault->body != NULL ? fault->body : "");
 }
 
+/* Decodes a JSON object body into a table of its string members (others
+ * are left out), as Invoice Processor's endpoints take them. Returns NULL
+ * and answers the request when the body is unacceptable. */
+static GHashTable *
+read_json_params (SoupServerMessage *msg,
+                  JsonObject       **out_object)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  g_autoptr(GBytes) bytes = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GList) members = NULL;
+  GHashTable *params;
+  JsonObject *object;
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+
+  if (g_strcmp0 (soup_message_headers_get_content_type (headers, NULL), "application/json") != 0 ||
+      len > MAX_BODY_BYTES ||
+      !json_parser_load_from_data (parser, data, (gssize) len, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      respond_oauth_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_request",
+                           "The body must be a JSON object (application/json).");
+      return NULL;
+    }
+  object = json_node_get_object (json_parser_get_root (parser));
+  params = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  members = json_object_get_members (object);
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      JsonNode *node = json_object_get_member (object, l->data);
+
+      if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+        g_hash_table_insert (params, g_strdup (l->data), g_strdup (json_node_get_string (node)));
+    }
+  if (out_object != NULL)
+    *out_object = json_object_ref (object);
+  return params;
+}
+
+static void mock_server_token_request (MockServer        *self,
+                                       SoupServerMessage *msg,
+                                       GHashTable        *form);
+
 static void
 handle_token (MockServer        *self,
               SoupServerMessage *msg)
 {
   g_autoptr(GHashTable) form = NULL;
+
+  if (soup_server_message_get_method (msg) == SOUP_METHOD_POST)
+    form = read_form (msg);
+  else
+    respond_oauth_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "invalid_request", "Use POST.");
+  mock_server_token_request (self, msg, form);
+}
+
+/* Invoice Processor: JSON {client_id, client_secret, authorization_code,
+ * code_verifier}; the grant type is implied by the members. */
+static void
+handle_invproc_token (MockServer        *self,
+                      SoupServerMessage *msg)
+{
+  g_autoptr(GHashTable) form = NULL;
+
+  if (soup_server_message_get_method (msg) == SOUP_METHOD_POST)
+    form = read_json_params (msg, NULL);
+  else
+    respond_oauth_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "invalid_request", "Use POST.");
+  if (form != NULL)
+    {
+      char *value;
+
+      if ((value = g_hash_table_lookup (form, "authorization_code")) != NULL)
+        g_hash_table_insert (form, g_strdup ("code"), g_strdup (value));
+      if ((value = g_hash_table_lookup (form, "refreshToken")) != NULL)
+        g_hash_table_insert (form, g_strdup ("refresh_token"), g_strdup (value));
+      if (!g_hash_table_contains (form, "grant_type"))
+        g_hash_table_insert (form, g_strdup ("grant_type"),
+                             g_strdup (g_hash_table_contains (form, "refresh_token")
+                                       ? "refresh_token" : "authorization_code"));
+    }
+  mock_server_token_request (self, msg, form);
+}
+
+static void
+mock_server_token_request (MockServer        *self,
+                           SoupServerMessage *msg,
+                           GHashTable        *form)
+{
   const char *grant_type = NULL;
   const MockClient *client;
   gint64 delay_ms = self->config.delay_ms;
   guint count;
 
   self->token_requests++;
-  if (soup_server_message_get_method (msg) == SOUP_METHOD_POST)
-    form = read_form (msg);
-  else
-    respond_oauth_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "invalid_request", "Use POST.");
 
   if (form != NULL)
     grant_type = g_hash_table_lookup (form, "grant_type");
@@ -1508,6 +1894,10 @@ handle_token (MockServer        *self,
                          "Too many live tokens.");
   else if (g_strcmp0 (grant_type, "authorization_code") == 0)
     grant_authorization_code (self, msg, form, client);
+  else if (g_strcmp0 (grant_type, "refresh_token") == 0 && mock_server_is (self, "invproc") &&
+           g_str_equal (self->config.invproc_refresh, "refused"))
+    respond_oauth_error (msg, SOUP_STATUS_BAD_REQUEST, "unsupported_grant_type",
+                         "Refreshing is not supported.");
   else if (g_strcmp0 (grant_type, "refresh_token") == 0)
     grant_refresh_token (self, msg, form, client);
   else if (g_strcmp0 (grant_type, "client_credentials") == 0)
@@ -1579,10 +1969,309 @@ handle_revoke (MockServer        *self,
     json_builder_add_null_value (builder);
   json_builder_set_member_name (builder, "token_kind");
   json_builder_add_string_value (builder, kind);
+  json_builder_set_member_name (builder, "client_secret_sent");
+  json_builder_add_boolean_value (builder, g_hash_table_contains (form, "client_secret") ||
+                                  soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                                "Authorization") != NULL);
+  json_builder_set_member_name (builder, "style");
+  json_builder_add_string_value (builder, "rfc7009");
   json_builder_end_object (builder);
   json_array_add_element (self->revocations, json_builder_get_root (builder));
 
   respond (msg, SOUP_STATUS_OK, "text/plain", "");
+}
+
+/* Records a revocation of a service's own kind. */
+static void
+mock_server_record_revocation (MockServer        *self,
+                               SoupServerMessage *msg,
+                               const char        *style,
+                               const char        *kind,
+                               gboolean           client_auth_sent)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "token_type_hint");
+  json_builder_add_null_value (builder);
+  json_builder_set_member_name (builder, "token_kind");
+  json_builder_add_string_value (builder, kind);
+  json_builder_set_member_name (builder, "client_secret_sent");
+  json_builder_add_boolean_value (builder, client_auth_sent);
+  json_builder_set_member_name (builder, "style");
+  json_builder_add_string_value (builder, style);
+  json_builder_end_object (builder);
+  json_array_add_element (self->revocations, json_builder_get_root (builder));
+}
+
+static gboolean
+request_has_client_auth (SoupServerMessage *msg,
+                         GHashTable        *params)
+{
+  return (params != NULL &&
+          (g_hash_table_contains (params, "client_secret") || g_hash_table_contains (params, "client_id"))) ||
+         soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Authorization") != NULL;
+}
+
+/* Zoho: POST /oauth/v2/token/revoke?token=REFRESH_TOKEN, no client
+ * authentication, {"status":"success"}; 400 for an unknown token. */
+static void
+handle_zoho_revoke (MockServer        *self,
+                    SoupServerMessage *msg,
+                    GHashTable        *query)
+{
+  const char *token = query != NULL ? g_hash_table_lookup (query, "token") : NULL;
+  MockToken *info;
+
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
+    {
+      respond_oauth_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "invalid_request", "Use POST.");
+      return;
+    }
+  mock_server_add_secret (self, token);
+  info = token != NULL ? g_hash_table_lookup (self->refresh_tokens, token) : NULL;
+  if (info == NULL)
+    {
+      respond (msg, SOUP_STATUS_BAD_REQUEST, "application/json",
+               "{\"status\":\"failure\",\"error\":\"invalid_token\"}");
+      return;
+    }
+  /* It ends the access tokens minted from it too. */
+  mock_server_kill_grant (self, info->grant_id);
+  mock_server_record_revocation (self, msg, "zoho-query", "refresh", request_has_client_auth (msg, query));
+  respond (msg, SOUP_STATUS_OK, "application/json", "{\"status\":\"success\"}");
+}
+
+/* Invoiced: POST /oauth/revoke token=ACCESS_JWT, no client
+ * authentication, 204. Refresh tokens cannot be revoked there. */
+static void
+handle_invoiced_revoke (MockServer        *self,
+                        SoupServerMessage *msg)
+{
+  g_autoptr(GHashTable) form = NULL;
+  const char *token;
+  const char *kind = "unknown";
+
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
+    {
+      respond_oauth_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "invalid_request", "Use POST.");
+      return;
+    }
+  form = read_form (msg);
+  if (form == NULL)
+    return;
+  token = g_hash_table_lookup (form, "token");
+  mock_server_add_secret (self, token);
+  mock_server_add_secret (self, g_hash_table_lookup (form, "client_secret"));
+  if (token == NULL)
+    {
+      respond_oauth_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_request", "token is missing.");
+      return;
+    }
+  if (g_hash_table_remove (self->access_tokens, token))
+    kind = "access";
+  mock_server_record_revocation (self, msg, "invoiced", kind, request_has_client_auth (msg, form));
+  respond (msg, SOUP_STATUS_NO_CONTENT, NULL, NULL);
+}
+
+static void add_nullable_string_member (JsonBuilder *builder,
+                                        const char  *member,
+                                        const char  *value);
+
+/* Invoice Processor, step 1: POST /api/oauth2/auth with JSON {client_id,
+ * client_secret, code_challenge, code_challenge_method, state, isSignup};
+ * answered with 307 to the login page. A client that follows the 307 POSTs
+ * the body, secret included, to the login page: counted, and refused. */
+static void
+handle_invproc_auth (MockServer        *self,
+                     SoupServerMessage *msg)
+{
+  g_autoptr(GHashTable) params = NULL;
+  g_autoptr(JsonObject) object = NULL;
+  g_autoptr(MockCode) info = NULL;
+  g_autoptr(GList) members = NULL;
+  g_autofree char *request_id = NULL;
+  g_autofree char *location = NULL;
+  const MockClient *client;
+  const char *secret;
+  const char *redirect_uri;
+  JsonNode *signup;
+  JsonArray *names;
+
+  self->authorize_requests++;
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
+    {
+      respond_page (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "Use POST with a JSON body.");
+      return;
+    }
+  self->invproc_auth_posts++;
+  params = read_json_params (msg, &object);
+  if (params == NULL)
+    return;
+  secret = g_hash_table_lookup (params, "client_secret");
+  mock_server_add_secret (self, secret);
+
+  /* What the request carried, for the tests; never the secret itself. */
+  g_clear_pointer (&self->last_invproc_auth, json_object_unref);
+  self->last_invproc_auth = json_object_new ();
+  names = json_array_new ();
+  members = json_object_get_members (object);
+  for (GList *l = members; l != NULL; l = l->next)
+    json_array_add_string_element (names, l->data);
+  json_object_set_array_member (self->last_invproc_auth, "members", names);
+  signup = json_object_get_member (object, "isSignup");
+  if (signup != NULL)
+    json_object_set_member (self->last_invproc_auth, "isSignup", json_node_copy (signup));
+  if (g_hash_table_contains (params, "code_challenge_method"))
+    json_object_set_string_member (self->last_invproc_auth, "code_challenge_method",
+                                   g_hash_table_lookup (params, "code_challenge_method"));
+
+  client = mock_server_find_client (self, g_hash_table_lookup (params, "client_id"));
+  if (client == NULL || client->client_secret == NULL || g_strcmp0 (secret, client->client_secret) != 0)
+    {
+      respond_oauth_error (msg, SOUP_STATUS_UNAUTHORIZED, "invalid_client", "Client authentication failed.");
+      return;
+    }
+  if (g_hash_table_lookup (params, "state") == NULL || g_hash_table_lookup (params, "code_challenge") == NULL ||
+      g_strcmp0 (g_hash_table_lookup (params, "code_challenge_method"), "S256") != 0 ||
+      (signup != NULL && (!JSON_NODE_HOLDS_VALUE (signup) ||
+                          json_node_get_value_type (signup) != G_TYPE_BOOLEAN)))
+    {
+      respond_oauth_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_request",
+                           "state, code_challenge (S256) are required; isSignup is a boolean.");
+      return;
+    }
+  /* The redirect URI is the one registered for the client; one sent in
+   * the body must be that one. */
+  redirect_uri = self->config.invproc_redirect_uri;
+  if (redirect_uri == NULL ||
+      (g_hash_table_contains (params, "redirect_uri") &&
+       g_strcmp0 (g_hash_table_lookup (params, "redirect_uri"), redirect_uri) != 0))
+    {
+      respond_oauth_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid_request",
+                           "The redirect URI is not the registered one.");
+      return;
+    }
+
+  info = g_new0 (MockCode, 1);
+  info->client_id = g_strdup (client->client_id);
+  info->redirect_uri = g_strdup (redirect_uri);
+  info->challenge = g_strdup (g_hash_table_lookup (params, "code_challenge"));
+  info->scope = g_strdup ("");
+  info->subject = g_strdup (self->config.subject);
+  info->state = g_strdup (g_hash_table_lookup (params, "state"));
+  info->refresh_token_allowed = TRUE;
+  info->check_redirect_uri = FALSE;
+  info->expires_at = g_get_real_time () + CODE_LIFETIME_SECONDS * G_USEC_PER_SEC;
+  request_id = random_token ("login-");
+  location = g_strconcat (self->base_url, "/api/oauth2/login?request=", request_id, NULL);
+  g_hash_table_insert (self->pending_logins, g_steal_pointer (&request_id), g_steal_pointer (&info));
+  soup_server_message_set_redirect (msg, SOUP_STATUS_TEMPORARY_REDIRECT, location);
+}
+
+/* Invoice Processor, step 2: the login page the browser opens; it sends
+ * the browser on to the registered redirect URI with code and state. */
+static void
+handle_invproc_login (MockServer        *self,
+                      SoupServerMessage *msg,
+                      GHashTable        *query)
+{
+  const char *request_id = query != NULL ? g_hash_table_lookup (query, "request") : NULL;
+  g_autoptr(MockCode) info = NULL;
+  g_autoptr(GString) location = NULL;
+  g_autofree char *state = NULL;
+  gpointer key = NULL;
+  gpointer value = NULL;
+
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_GET)
+    {
+      self->invproc_login_posts++;
+      respond_page (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "The login page is opened with GET.");
+      return;
+    }
+  self->invproc_login_gets++;
+  if (request_id != NULL && g_hash_table_steal_extended (self->pending_logins, request_id, &key, &value))
+    {
+      g_free (key);
+      info = value;
+    }
+  if (info == NULL)
+    {
+      respond_page (msg, SOUP_STATUS_BAD_REQUEST, "Unknown or used login request.");
+      return;
+    }
+
+  state = g_strdup (info->state);
+  location = g_string_new (info->redirect_uri);
+  if (g_str_equal (self->config.consent, "deny"))
+    append_param (location, "error", "access_denied");
+  else
+    {
+      g_autofree char *code = random_token ("code-");
+
+      mock_server_add_secret (self, code);
+      append_param (location, "code", code);
+      g_hash_table_insert (self->codes, g_steal_pointer (&code), g_steal_pointer (&info));
+    }
+  append_param (location, "state", state);
+  soup_server_message_set_redirect (msg, SOUP_STATUS_FOUND, location->str);
+}
+
+/* The services' APIs: the token in the service's Authorization scheme, and
+ * for Zoho the organisation header on everything but /organizations. The
+ * answer tells what the server saw. */
+static void
+handle_service_api (MockServer        *self,
+                    SoupServerMessage *msg,
+                    const char        *path)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const char *header = soup_message_headers_get_one (headers, "Authorization");
+  const char *scheme = mock_server_is (self, "zoho") ? "Zoho-oauthtoken " : "Bearer ";
+  const char *org = NULL;
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  MockToken *info = NULL;
+
+  self->api_requests++;
+  if (header != NULL && g_str_has_prefix (header, scheme))
+    info = mock_server_live_access_token (self, header + strlen (scheme));
+  if (info == NULL)
+    {
+      if (mock_server_is (self, "apruve"))
+        respond (msg, SOUP_STATUS_UNAUTHORIZED, "application/json",
+                 "[{\"message\":\"Invalid authentication token.\"}]");
+      else if (mock_server_is (self, "zoho"))
+        respond (msg, SOUP_STATUS_UNAUTHORIZED, "application/json",
+                 "{\"code\":57,\"message\":\"You are not authorized to perform this operation\"}");
+      else
+        {
+          soup_message_headers_replace (soup_server_message_get_response_headers (msg), "WWW-Authenticate",
+                                        "Bearer realm=\"mock\", error=\"invalid_token\"");
+          respond (msg, SOUP_STATUS_UNAUTHORIZED, "text/plain", "");
+        }
+      return;
+    }
+  if (mock_server_is (self, "zoho"))
+    {
+      org = soup_message_headers_get_one (headers, "X-com-zoho-invoice-organizationid");
+      if (org == NULL && !g_str_has_suffix (path, "/organizations"))
+        {
+          respond (msg, SOUP_STATUS_BAD_REQUEST, "application/json",
+                   "{\"code\":6041,\"message\":\"Organization id is missing.\"}");
+          return;
+        }
+    }
+  else
+    org = soup_message_headers_get_one (headers, "X-Target-Org-Id");
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "sub");
+  json_builder_add_string_value (builder, info->subject);
+  add_nullable_string_member (builder, "org", org);
+  json_builder_set_member_name (builder, "path");
+  json_builder_add_string_value (builder, path);
+  json_builder_end_object (builder);
+  respond_builder (msg, SOUP_STATUS_OK, builder);
 }
 
 /* /userinfo and /api/whoami: who does this bearer token belong to? */
@@ -1688,6 +2377,19 @@ handle_stats (MockServer        *self,
   add_nullable_string_member (builder, "last_redirect_uri_authorize",
                               self->last_redirect_uri_authorize);
   add_nullable_string_member (builder, "last_redirect_uri_token", self->last_redirect_uri_token);
+  add_int_member (builder, "invproc_auth_posts", (gint64) self->invproc_auth_posts);
+  add_int_member (builder, "invproc_login_posts", (gint64) self->invproc_login_posts);
+  add_int_member (builder, "invproc_login_gets", (gint64) self->invproc_login_gets);
+  json_builder_set_member_name (builder, "last_authorize_query");
+  if (self->last_authorize_query != NULL)
+    json_builder_add_value (builder, json_node_init_object (json_node_alloc (), self->last_authorize_query));
+  else
+    json_builder_add_null_value (builder);
+  json_builder_set_member_name (builder, "last_invproc_auth");
+  if (self->last_invproc_auth != NULL)
+    json_builder_add_value (builder, json_node_init_object (json_node_alloc (), self->last_invproc_auth));
+  else
+    json_builder_add_null_value (builder);
   json_builder_end_object (builder);
   respond_builder (msg, SOUP_STATUS_OK, builder);
 }
@@ -1729,8 +2431,17 @@ handle_config (MockServer        *self,
   root = json_parser_get_root (parser);
   object = json_node_get_object (root);
   members = json_object_get_members (object);
+  /* The personality sets defaults that the other knobs may override. */
+  if (json_object_has_member (object, "personality") &&
+      !mock_server_set_knob (self, "personality", json_object_get_member (object, "personality"), &error))
+    {
+      respond_page (msg, SOUP_STATUS_BAD_REQUEST, error->message);
+      return;
+    }
   for (GList *l = members; l != NULL; l = l->next)
     {
+      if (g_str_equal (l->data, "personality"))
+        continue;
       if (!mock_server_set_knob (self, l->data, json_object_get_member (object, l->data), &error))
         {
           respond_page (msg, SOUP_STATUS_BAD_REQUEST, error->message);
@@ -1783,6 +2494,10 @@ handle_request (SoupServer        *server,
   MockServer *self = user_data;
   const char *method = soup_server_message_get_method (msg);
 
+  /* The error helpers answer in this personality's shapes. */
+  g_object_set_data_full (G_OBJECT (msg), "mock-personality",
+                          g_strdup (self->config.personality), g_free);
+
   if (g_str_equal (path, "/.well-known/openid-configuration") ||
       g_str_equal (path, "/.well-known/oauth-authorization-server"))
     {
@@ -1791,16 +2506,41 @@ handle_request (SoupServer        *server,
       else
         respond_page (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "Use GET.");
     }
-  else if (g_str_equal (path, "/authorize"))
+  /* The generic paths, and each service's own (Zoho, Invoiced, Apruve,
+   * ZITADEL for Invora). */
+  else if (g_str_equal (path, "/authorize") || g_str_equal (path, "/oauth/v2/auth") ||
+           g_str_equal (path, "/oauth/authorize") || g_str_equal (path, "/oauth2/authorize") ||
+           g_str_equal (path, "/oauth/v2/authorize"))
     handle_authorize (self, msg, query);
-  else if (g_str_equal (path, "/token"))
+  else if (g_str_equal (path, "/token") || g_str_equal (path, "/oauth/v2/token") ||
+           g_str_equal (path, "/oauth/access_token") || g_str_equal (path, "/oauth2/token"))
     handle_token (self, msg);
-  else if (g_str_equal (path, "/revoke"))
+  else if (g_str_equal (path, "/revoke") || g_str_equal (path, "/oauth/v2/revoke"))
     handle_revoke (self, msg);
-  else if (g_str_equal (path, "/userinfo") || g_str_equal (path, "/api/whoami"))
+  else if (g_str_equal (path, "/oauth/v2/token/revoke"))
+    handle_zoho_revoke (self, msg, query);
+  else if (g_str_equal (path, "/oauth/revoke"))
+    handle_invoiced_revoke (self, msg);
+  else if (g_str_equal (path, "/api/oauth2/auth"))
+    handle_invproc_auth (self, msg);
+  else if (g_str_equal (path, "/api/oauth2/login"))
+    handle_invproc_login (self, msg, query);
+  else if (g_str_equal (path, "/api/oauth2/tokens"))
+    handle_invproc_token (self, msg);
+  else if (g_str_has_prefix (path, "/invoice/v3/") || g_str_has_prefix (path, "/api/v4/") ||
+           g_str_has_prefix (path, "/api/v1/") || g_str_equal (path, "/customers") ||
+           g_str_equal (path, "/api/invoices"))
     {
       if (method == SOUP_METHOD_GET)
-        handle_bearer_resource (self, msg, g_str_equal (path, "/userinfo"));
+        handle_service_api (self, msg, path);
+      else
+        respond_page (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "Use GET.");
+    }
+  else if (g_str_equal (path, "/userinfo") || g_str_equal (path, "/api/whoami") ||
+           g_str_equal (path, "/oidc/v1/userinfo"))
+    {
+      if (method == SOUP_METHOD_GET)
+        handle_bearer_resource (self, msg, !g_str_equal (path, "/api/whoami"));
       else
         respond_page (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "Use GET.");
     }
@@ -1849,12 +2589,15 @@ mock_server_free (MockServer *self)
   mock_config_clear (&self->config);
   g_queue_clear_full (&self->faults, (GDestroyNotify) mock_fault_free);
   g_clear_pointer (&self->codes, g_hash_table_unref);
+  g_clear_pointer (&self->pending_logins, g_hash_table_unref);
   g_clear_pointer (&self->access_tokens, g_hash_table_unref);
   g_clear_pointer (&self->refresh_tokens, g_hash_table_unref);
   g_clear_pointer (&self->token_requests_by_grant, g_hash_table_unref);
   g_clear_pointer (&self->revocations, json_array_unref);
   g_clear_pointer (&self->last_redirect_uri_authorize, g_free);
   g_clear_pointer (&self->last_redirect_uri_token, g_free);
+  g_clear_pointer (&self->last_authorize_query, json_object_unref);
+  g_clear_pointer (&self->last_invproc_auth, json_object_unref);
   g_clear_pointer (&self->secret_set, g_hash_table_unref);
   g_clear_pointer (&self->secrets, g_ptr_array_unref);
   g_free (self);
@@ -1870,6 +2613,8 @@ mock_server_new (void)
   self->loop = g_main_loop_new (NULL, FALSE);
   g_queue_init (&self->faults);
   self->codes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) mock_code_free);
+  self->pending_logins = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                (GDestroyNotify) mock_code_free);
   self->access_tokens = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                                (GDestroyNotify) mock_token_free);
   self->refresh_tokens = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
