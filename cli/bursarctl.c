@@ -323,6 +323,28 @@ open_account (const char          *name,
 
   if (!connect_to_daemon (&connection, out_exit))
     return NULL;
+
+  /* An account id names its object: one proxy, no listing of every
+   * account (what keeps `bursarctl token ID` quick). Labels, and ids that
+   * do not exist, go through the object manager below. */
+  if (out_objects == NULL && g_regex_match_simple ("^[A-Za-z0-9_]+$", name, 0, 0))
+    {
+      g_autofree char *path = g_strconcat ("/org/bursar/Bursar1/accounts/", name, NULL);
+      g_autoptr(BursarDBusAccount) direct = NULL;
+      g_auto(GStrv) cached = NULL;
+
+      direct = bursar_dbus_account_proxy_new_sync (connection, G_DBUS_PROXY_FLAGS_NONE,
+                                                   "org.bursar.Bursar1", path,
+                                                   NULL /* cancellable */, NULL);
+      if (direct != NULL)
+        cached = g_dbus_proxy_get_cached_property_names (G_DBUS_PROXY (direct));
+      if (cached != NULL && cached[0] != NULL)
+        {
+          g_dbus_proxy_set_default_timeout (G_DBUS_PROXY (direct), BURSARCTL_CALL_TIMEOUT_MS);
+          return g_steal_pointer (&direct);
+        }
+    }
+
   objects = get_objects (connection, out_exit);
   if (objects == NULL)
     return NULL;
