@@ -501,7 +501,8 @@ bursar_account_load (BursarAccount  *self,
       if (parsed_details != NULL)
         {
           g_clear_pointer (&self->details, g_variant_unref);
-          self->details = g_variant_ref_sink (g_steal_pointer (&parsed_details));
+          /* g_variant_parse() returns a full reference, not a floating one. */
+          self->details = g_steal_pointer (&parsed_details);
         }
     }
   return TRUE;

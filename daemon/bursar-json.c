@@ -215,6 +215,12 @@ bursar_json_get_string (JsonObject *object,
       json_node_get_value_type (node) != G_TYPE_STRING)
     return NULL;
 
+  /* json-glib 1.6 turns some escapes of valid input ("\600", a lone
+   * surrogate) into bytes that are not UTF-8; nothing downstream (D-Bus
+   * strings, headers) can carry them, so they are no strings at all. */
+  if (!g_utf8_validate (json_node_get_string (node), -1, NULL))
+    return NULL;
+
   return json_node_get_string (node);
 }
 
@@ -324,7 +330,11 @@ bursar_json_node_dup_scalar (JsonNode *node)
 
   type = json_node_get_value_type (node);
   if (type == G_TYPE_STRING)
-    return g_strdup (json_node_get_string (node));
+    {
+      const char *text = json_node_get_string (node);
+
+      return g_utf8_validate (text, -1, NULL) ? g_strdup (text) : NULL;
+    }
   if (type == G_TYPE_INT64)
     return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (node));
   if (type == G_TYPE_BOOLEAN)

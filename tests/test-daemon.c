@@ -962,7 +962,6 @@ test_german (Fixture       *f,
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *path = NULL;
-  g_autoptr(GVariant) providers = NULL;
 
   /* Restart the daemon in German. */
   bursar_test_env_stop_daemon (f->env, SIGTERM);

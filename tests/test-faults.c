@@ -98,6 +98,7 @@ authorize (Fixture    *f,
                                     g_variant_new ("(a{sv})", NULL), "(s)", &error);
 
   g_assert_no_error (error);
+  g_assert_nonnull (reply);
 }
 
 static gboolean
@@ -256,7 +257,6 @@ test_iss_mismatch (Fixture       *f,
 {
   g_autofree char *path = NULL;
   g_autofree char *state = NULL;
-  g_auto(GStrv) urls = NULL;
   gboolean timed_out = FALSE;
   guint id;
 

@@ -158,7 +158,8 @@ raw_call_finish (RawCall *call)
 
   response->headers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   text = g_malloc0 (call->response->len + 1);
-  memcpy (text, call->response->data, call->response->len);
+  if (call->response->len > 0)
+    memcpy (text, call->response->data, call->response->len);
   head_end = strstr (text, "\r\n\r\n");
   if (head_end != NULL)
     {
