@@ -211,6 +211,8 @@ if want valgrind; then
         [ -f "$f" ] && glib_supp="--suppressions=$f"
       done
       export GIO_USE_PROXY_RESOLVER=dummy
+      # Each kill -9 cycle restarts bursard; under valgrind a few suffice.
+      export BURSAR_CRASH_CYCLES=5
       export BURSAR_DAEMON_WRAPPER="valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --num-callers=30 $glib_supp --suppressions=$top/tests/valgrind.supp --log-file=$vgdir/vg-%p.log"
       # shellcheck disable=SC2086
       run_meson_tests valgrind "$build" --timeout-multiplier $multiplier_valgrind $integ
