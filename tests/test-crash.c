@@ -90,9 +90,11 @@ drop_reply (GObject      *source,
             GAsyncResult *result,
             gpointer      user_data)
 {
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, NULL);
+  GVariant *reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, NULL);
   gboolean *done = user_data;
 
+  /* The daemon was killed under this call: no reply is the usual end. */
+  g_clear_pointer (&reply, g_variant_unref);
   *done = TRUE;
 }
 
