@@ -50,6 +50,8 @@ struct _BursarAccount
   GQueue waiters;                     /* (element-type GTask) (owned) */
   gboolean busy;                      /* a lookup or token request runs */
   gint64 last_forced_refresh;         /* monotonic µs, 0 never */
+  gboolean refresh_due;               /* the last token request failed for
+                                       * want of network */
   GCancellable *cancellable;          /* (owned) cancelled on dispose */
 
   guint store_retry_id;
@@ -1007,6 +1009,7 @@ token_request_cb (GObject      *source,
           set_last_error (self, error);
           bursar_account_save (self);
         }
+      self->refresh_due = g_error_matches (error, BURSAR_ERROR, BURSAR_ERROR_NETWORK);
       self->busy = FALSE;
       complete_all (self, error);
       pump (self);
@@ -1016,6 +1019,7 @@ token_request_cb (GObject      *source,
   g_debug ("Account %s: new access token, expires in %" G_GINT64_FORMAT " s%s",
            self->id, response->expires_in,
            response->refresh_token != NULL ? ", new refresh token" : "");
+  self->refresh_due = FALSE;
   apply_token_response (self, response);
   {
     g_autoptr(JsonObject) claims = NULL;
@@ -1212,6 +1216,8 @@ ensure_loaded_async (BursarAccount       *self,
   pump (self);
 }
 
+static guint default_min_valid (BursarAccount *self);
+
 void
 bursar_account_get_token_async (BursarAccount       *self,
                                 guint                min_valid,
@@ -1225,8 +1231,7 @@ bursar_account_get_token_async (BursarAccount       *self,
 
   g_task_set_source_tag (task, bursar_account_get_token_async);
   /* Never under the contract's 60 s; more where the provider file asks. */
-  data->min_valid = MAX (min_valid, (guint) MAX (BURSAR_ACCOUNT_MIN_VALID,
-                                                 bursar_provider_get_expiry_margin (self->provider)));
+  data->min_valid = MAX (min_valid, default_min_valid (self));
   data->force = force;
   g_task_set_task_data (task, data, g_free);
 
@@ -1242,6 +1247,57 @@ bursar_account_get_token_async (BursarAccount       *self,
 
   g_queue_push_tail (&self->waiters, g_steal_pointer (&task));
   pump (self);
+}
+
+static guint
+default_min_valid (BursarAccount *self)
+{
+  return (guint) MAX ((gint64) BURSAR_ACCOUNT_MIN_VALID,
+                      bursar_provider_get_expiry_margin (self->provider));
+}
+
+static void
+due_refresh_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  BursarAccount *self = BURSAR_ACCOUNT (source);
+  g_autoptr(BursarTokenInfo) info = NULL;
+  g_autoptr(GError) error = NULL;
+
+  info = bursar_account_get_token_finish (self, result, &error);
+  if (info == NULL && !g_error_matches (error, BURSAR_ERROR, BURSAR_ERROR_CANCELLED))
+    g_message ("Account %s: renewal after the network came back failed: %s",
+               self->id, error != NULL ? error->message : "no token");
+  else if (info != NULL)
+    g_debug ("Account %s: renewed after the network came back", self->id);
+}
+
+gboolean
+bursar_account_refresh_if_due (BursarAccount *self)
+{
+  g_return_val_if_fail (BURSAR_IS_ACCOUNT (self), FALSE);
+
+  /* Only accounts in use: their secrets are in memory, so no keyring
+   * access (and no unlock prompt) comes from a network change. */
+  if (!self->secrets_loaded || self->secrets == NULL || self->busy ||
+      self->state != BURSAR_ACCOUNT_STATE_READY)
+    return FALSE;
+  if (g_strcmp0 (self->config.flow, "client_credentials") != 0 &&
+      (self->secrets->refresh_token == NULL ||
+       !bursar_provider_get_refresh_supported (self->provider)))
+    return FALSE;
+  if (!self->refresh_due && cached_token_valid (self, default_min_valid (self)))
+    return FALSE;
+
+  g_debug ("Account %s: the network is back, renewing the token", self->id);
+  /* A failed request is retried even though the cached token may still
+   * be valid: what the failed Refresh() asked for is still owed. */
+  if (self->refresh_due)
+    self->last_forced_refresh = 0;
+  bursar_account_get_token_async (self, 0, self->refresh_due, self->cancellable,
+                                  due_refresh_cb, NULL);
+  return TRUE;
 }
 
 BursarTokenInfo *

@@ -111,6 +111,12 @@ void bursar_account_get_token_async (BursarAccount       *self,
                                      GCancellable        *cancellable,
                                      GAsyncReadyCallback  callback,
                                      gpointer             user_data);
+/* The network came back: renews the token of an account in use whose
+ * last refresh failed for want of network, or whose token ran out
+ * meanwhile, so that the next caller does not wait for it. Returns
+ * whether a renewal started. */
+gboolean bursar_account_refresh_if_due (BursarAccount *self);
+
 BursarTokenInfo *bursar_account_get_token_finish (BursarAccount  *self,
                                                   GAsyncResult   *result,
                                                   GError        **error);

@@ -48,6 +48,8 @@ struct _BursarDaemon
   GHashTable *accounts;                    /* (owned) id → BursarAccount */
   GHashTable *callers;                     /* (owned) unique name → Caller */
   BursarNotifier *notifier;                /* (owned) */
+  GNetworkMonitor *network_monitor;        /* (owned) */
+  gboolean online;
   GCancellable *cancellable;               /* (owned) */
 };
 
@@ -160,6 +162,9 @@ bursar_daemon_dispose (GObject *object)
   g_clear_object (&self->manager);
   g_clear_object (&self->object_manager);
   g_clear_object (&self->notifier);
+  if (self->network_monitor != NULL)
+    g_signal_handlers_disconnect_by_data (self->network_monitor, self);
+  g_clear_object (&self->network_monitor);
   g_clear_pointer (&self->accounts, g_hash_table_unref);
   g_clear_object (&self->providers);
   g_clear_object (&self->http);
@@ -1523,6 +1528,57 @@ load_accounts (BursarDaemon *self)
   g_debug ("%u accounts loaded", g_hash_table_size (self->accounts));
 }
 
+/* --- the network ----------------------------------------------------- */
+
+static gboolean
+network_is_online (GNetworkMonitor *monitor)
+{
+  return g_network_monitor_get_network_available (monitor) &&
+         g_network_monitor_get_connectivity (monitor) == G_NETWORK_CONNECTIVITY_FULL;
+}
+
+/* Refresh stays lazy (nothing wakes up while idle), except when the
+ * network comes back: then the accounts in use whose refresh failed for
+ * want of network, or whose token ran out meanwhile, are renewed at once
+ * instead of making their next caller wait. */
+static void
+on_network_changed (BursarDaemon *self)
+{
+  gboolean online = network_is_online (self->network_monitor);
+  GHashTableIter iter;
+  gpointer value;
+  guint started = 0;
+
+  if (online == self->online)
+    return;
+  self->online = online;
+  g_debug ("Network %s", online ? "online" : "offline");
+  if (!online)
+    return;
+
+  g_hash_table_iter_init (&iter, self->accounts);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (bursar_account_refresh_if_due (BURSAR_ACCOUNT (value)))
+      started++;
+  if (started > 0)
+    g_message ("Network back online: renewing %u account token(s)", started);
+}
+
+static void
+watch_network (BursarDaemon *self)
+{
+  /* Netlink, or NetworkManager's connectivity when it runs: signals
+   * only, no polling. */
+  self->network_monitor = g_object_ref (g_network_monitor_get_default ());
+  self->online = network_is_online (self->network_monitor);
+  g_debug ("Network monitor %s, %s", G_OBJECT_TYPE_NAME (self->network_monitor),
+           self->online ? "online" : "offline");
+  g_signal_connect_object (self->network_monitor, "notify::network-available",
+                           G_CALLBACK (on_network_changed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->network_monitor, "notify::connectivity",
+                           G_CALLBACK (on_network_changed), self, G_CONNECT_SWAPPED);
+}
+
 static void
 on_store_idle (BursarDaemon *self)
 {
@@ -1553,6 +1609,7 @@ bursar_daemon_start (BursarDaemon  *self,
   g_signal_connect (self->manager, "handle-add-account", G_CALLBACK (handle_add_account), self);
 
   load_accounts (self);
+  watch_network (self);
 
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->manager),
                                          self->connection, BURSAR_DBUS_PATH, error))
