@@ -20,6 +20,7 @@
 
 #include "bursar-account.h"
 #include "bursar-account-store.h"
+#include "bursar-caller.h"
 #include "bursar-daemon.h"
 #include "bursar-error.h"
 #include "bursar-generated.h"
@@ -86,61 +87,29 @@ typedef enum
   POLICY_HOST_ONLY,  /* changing grants: never from a sandbox */
 } CallerPolicy;
 
-/* The Flatpak app id of @pid, as xdg-desktop-portal finds it: the
- * sandbox's root has /.flatpak-info, the host's has not. Opened relative
- * to /proc/PID/root so the file is the one the caller sees. Any failure
- * other than "no such file" fails closed. The PID comes from the bus and
- * may be recycled by the time we look (no pidfd on dbus 1.14); a recycled
- * PID of a host process would read as unsandboxed. */
+/* The Flatpak app id of @pid (see bursar-caller.c): as xdg-desktop-portal
+ * finds it through /proc/PID/root, or, where our user namespace makes the
+ * kernel refuse that, through the caller's mount table. Any doubt fails
+ * closed. The PID comes from the bus and may be recycled by the time we
+ * look (no pidfd on dbus 1.14); a recycled PID of a host process would
+ * read as unsandboxed. */
 static void
 caller_identify_app (Caller *caller)
 {
-  g_autofree char *root_path = g_strdup_printf ("/proc/%u/root", caller->pid);
-  g_autoptr(GKeyFile) info = g_key_file_new ();
-  g_autofree char *data = NULL;
-  struct stat st;
-  int root_fd, info_fd;
-  ssize_t n;
+  g_autoptr(GError) error = NULL;
 
-  if (caller->pid == 0)
+  switch (bursar_caller_identify_app (caller->pid, &caller->app_id, &error))
     {
+    case BURSAR_CALLER_HOST:
+    case BURSAR_CALLER_APP:
+      break;
+    case BURSAR_CALLER_UNKNOWN:
+    default:
+      g_message ("Could not tell whether pid %u is sandboxed: %s", caller->pid,
+                 error != NULL ? error->message : "?");
       caller->unknown = TRUE;
-      return;
+      break;
     }
-
-  root_fd = open (root_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
-  if (root_fd < 0)
-    {
-      caller->unknown = TRUE;
-      return;
-    }
-  info_fd = openat (root_fd, ".flatpak-info", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-  if (info_fd < 0)
-    {
-      caller->unknown = errno != ENOENT;
-      close (root_fd);
-      return;
-    }
-  close (root_fd);
-
-  if (fstat (info_fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_size > 64 * 1024)
-    {
-      caller->unknown = TRUE;
-      close (info_fd);
-      return;
-    }
-  data = g_malloc0 ((gsize) st.st_size + 1);
-  n = read (info_fd, data, (gsize) st.st_size);
-  close (info_fd);
-  if (n != st.st_size ||
-      !g_key_file_load_from_data (info, data, (gsize) n, G_KEY_FILE_NONE, NULL))
-    {
-      caller->unknown = TRUE;
-      return;
-    }
-  caller->app_id = g_key_file_get_string (info, "Application", "name", NULL);
-  if (caller->app_id == NULL || *caller->app_id == '\0')
-    caller->unknown = TRUE;
 }
 
 static const char *
