@@ -35,7 +35,13 @@ G_DECLARE_FINAL_TYPE (BursarSecretStore, bursar_secret_store, BURSAR, SECRET_STO
 
 BursarSecretStore *bursar_secret_store_new (void);
 
-/* Finishes with NULL and no error when the account has no item. A locked
+/* Nothing here touches the Secret Service before the first call.
+ *
+ * At most one unlock prompt is open at a time, for all accounts: a lookup
+ * or store that finds the keyring locked while a prompt is open waits for
+ * that prompt and shares its outcome.
+ *
+ * Finishes with NULL and no error when the account has no item. A locked
  * collection is unlocked (the user may be prompted, this is only called on
  * an explicit request); a dismissed prompt is BURSAR_ERROR_KEYRING_LOCKED,
  * never "no item". No Secret Service: BURSAR_ERROR_KEYRING_UNAVAILABLE. */
@@ -48,6 +54,11 @@ BursarSecrets *bursar_secret_store_lookup_finish (BursarSecretStore  *self,
                                                   GAsyncResult       *result,
                                                   GError            **error);
 
+/* Replaces the account's item in the default collection. A locked
+ * collection is unlocked through the one prompt, once; after the user
+ * dismissed a prompt, stores (such as background retries) do not ask
+ * again until the keyring has been seen unlocked, and finish with
+ * BURSAR_ERROR_KEYRING_LOCKED. */
 void bursar_secret_store_store_async (BursarSecretStore   *self,
                                       const char          *account_id,
                                       const char          *label,

@@ -649,6 +649,12 @@ ensure_private_bus (void)
 BursarTestEnv *
 bursar_test_env_new (void)
 {
+  return bursar_test_env_new_full (BURSAR_TEST_ENV_NONE);
+}
+
+BursarTestEnv *
+bursar_test_env_new_full (BursarTestEnvFlags flags)
+{
   g_autoptr(GError) error = NULL;
   g_autofree char *data_dirs = NULL;
   BursarTestEnv *env = g_new0 (BursarTestEnv, 1);
@@ -693,7 +699,8 @@ bursar_test_env_new (void)
   env->http = soup_session_new_with_options ("timeout", HTTP_TIMEOUT_SECONDS, NULL);
 
   register_test_browser (env);
-  bursar_test_env_start_keyring (env);
+  if ((flags & BURSAR_TEST_ENV_NO_KEYRING) == 0)
+    bursar_test_env_start_keyring (env);
   start_mock_server (env);
   return env;
 }

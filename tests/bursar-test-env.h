@@ -38,7 +38,16 @@ typedef struct _BursarTestEnv BursarTestEnv;
 /* Password the test keyring is created and unlocked with. */
 #define BURSAR_TEST_KEYRING_PASSWORD "bursar-test-password"
 
+/* BURSAR_TEST_ENV_NO_KEYRING: no gnome-keyring-daemon; the test brings
+ * its own org.freedesktop.secrets (e.g. bursar-mock-secret-service). */
+typedef enum
+{
+  BURSAR_TEST_ENV_NONE = 0,
+  BURSAR_TEST_ENV_NO_KEYRING = 1 << 0,
+} BursarTestEnvFlags;
+
 BursarTestEnv *bursar_test_env_new (void);
+BursarTestEnv *bursar_test_env_new_full (BursarTestEnvFlags flags);
 void bursar_test_env_free (BursarTestEnv *env);
 
 void bursar_test_env_start_daemon (BursarTestEnv      *env,
