@@ -7,7 +7,7 @@ PACKAGES="
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev python3 gettext
   libglib2.0-dev libglib2.0-bin libsoup-3.0-dev libjson-glib-dev libsecret-1-dev
   dbus dbus-daemon gnome-keyring libsecret-tools
-  desktop-file-utils systemd valgrind bubblewrap
+  desktop-file-utils systemd valgrind bubblewrap faketime libfaketime python3-seccomp
 "
 
 missing=""
