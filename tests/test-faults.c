@@ -6,173 +6,16 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <gio/gio.h>
-#include <json-glib/json-glib.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bursar-test-bus.h"
 #include "bursar-test-env.h"
 
-#define CALL_TIMEOUT_MS 60000
-#define WAIT_SECONDS 30
-
-typedef struct
-{
-  BursarTestEnv *env;
-  GDBusConnection *bus;
-} Fixture;
-
-static void
-fixture_setup (Fixture       *f,
-               gconstpointer  data)
-{
-  f->env = bursar_test_env_new ();
-  bursar_test_env_start_daemon (f->env, NULL);
-  f->bus = bursar_test_env_get_bus (f->env);
-}
-
-static void
-fixture_teardown (Fixture       *f,
-                  gconstpointer  data)
-{
-  bursar_test_env_assert_no_secrets (f->env);
-  g_clear_pointer (&f->env, bursar_test_env_free);
-}
-
-static GVariant *
-call (Fixture     *f,
-      const char  *path,
-      const char  *iface,
-      const char  *method,
-      GVariant    *params,
-      const char  *reply_type,
-      GError     **error)
-{
-  return g_dbus_connection_call_sync (f->bus, "org.bursar.Bursar1", path, iface, method, params,
-                                      reply_type != NULL ? G_VARIANT_TYPE (reply_type) : NULL,
-                                      G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, error);
-}
-
-static char *
-get_string_property (Fixture    *f,
-                     const char *path,
-                     const char *name)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = call (f, path, "org.freedesktop.DBus.Properties", "Get",
-                                    g_variant_new ("(ss)", "org.bursar.Bursar1.Account", name),
-                                    "(v)", &error);
-  g_autoptr(GVariant) value = NULL;
-
-  g_assert_no_error (error);
-  g_variant_get (reply, "(v)", &value);
-  return g_variant_dup_string (value, NULL);
-}
-
-static char *
-add_oidc (Fixture *f)
-{
-  g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
-  char *path = NULL;
-
-  g_variant_builder_add (&builder, "{sv}", "issuer",
-                         g_variant_new_string (bursar_test_env_get_mock_url (f->env)));
-  g_variant_builder_add (&builder, "{sv}", "client_id", g_variant_new_string ("test-client"));
-  g_variant_builder_add (&builder, "{sv}", "client_secret", g_variant_new_string ("test-secret-CANARY"));
-  reply = call (f, "/org/bursar/Bursar1", "org.bursar.Bursar1.Manager", "AddAccount",
-                g_variant_new ("(sa{sv})", "oidc", &builder), "(o)", &error);
-  g_assert_no_error (error);
-  g_variant_get (reply, "(o)", &path);
-  return path;
-}
-
-static void
-authorize (Fixture    *f,
-           const char *path)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = call (f, path, "org.bursar.Bursar1.Account", "Authorize",
-                                    g_variant_new ("(a{sv})", NULL), "(s)", &error);
-
-  g_assert_no_error (error);
-  g_assert_nonnull (reply);
-}
-
-static gboolean
-timeout_cb (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static char *
-wait_state_leaves (Fixture    *f,
-                   const char *path,
-                   const char *from)
-{
-  gboolean timed_out = FALSE;
-  guint id = g_timeout_add_seconds (WAIT_SECONDS, timeout_cb, &timed_out);
-  char *state = NULL;
-
-  while (!timed_out)
-    {
-      g_free (state);
-      state = get_string_property (f, path, "State");
-      if (g_strcmp0 (state, from) != 0)
-        break;
-      g_usleep (20 * 1000);
-      g_main_context_iteration (NULL, FALSE);
-    }
-  if (!timed_out)
-    g_source_remove (id);
-  g_assert_false (timed_out);
-  return state;
-}
-
-static char *
-add_ready (Fixture *f)
-{
-  char *path = add_oidc (f);
-  g_autofree char *state = NULL;
-
-  authorize (f, path);
-  state = wait_state_leaves (f, path, "authorizing");
-  g_assert_cmpstr (state, ==, "ready");
-  return path;
-}
-
-static gint64
-grant_count (Fixture    *f,
-             const char *grant)
-{
-  g_autoptr(JsonObject) stats = bursar_test_env_mock_stats (f->env);
-  JsonObject *by_grant = json_object_get_object_member (stats, "token_requests_by_grant");
-
-  if (by_grant == NULL || !json_object_has_member (by_grant, grant))
-    return 0;
-  return json_object_get_int_member (by_grant, grant);
-}
-
-static char *
-get_token (Fixture    *f,
-           const char *path,
-           guint32     min_valid,
-           GError    **error)
-{
-  g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
-  g_autoptr(GVariant) reply = NULL;
-  char *token = NULL;
-
-  g_variant_builder_add (&builder, "{sv}", "min_valid", g_variant_new_uint32 (min_valid));
-  reply = call (f, path, "org.bursar.Bursar1.Account", "GetToken",
-                g_variant_new ("(a{sv})", &builder), "(sa{sv})", error);
-  if (reply != NULL)
-    g_variant_get (reply, "(s@a{sv})", &token, NULL);
-  return token;
-}
+typedef BursarTestFixture Fixture;
 
 /* --- ID token checks (OIDC Core §3.1.3.7, §12.2) --------------------- */
 
@@ -188,14 +31,13 @@ assert_authorization_refused (Fixture    *f,
   g_autofree char *token = NULL;
 
   bursar_test_env_mock_configure (f->env, config);
-  path = add_oidc (f);
-  authorize (f, path);
-  state = wait_state_leaves (f, path, "authorizing");
+  path = bursar_test_add_oidc_account (f->env, "test-secret-CANARY");
+  state = bursar_test_authorize_and_wait (f->env, path, NULL /* options */);
   g_assert_cmpstr (state, ==, "needs-authorization");
-  last_error = get_string_property (f, path, "LastError");
+  last_error = bursar_test_get_string_property (f->env, path, "LastError");
   g_assert_cmpstr (last_error, !=, "");
 
-  token = get_token (f, path, 60, &error);
+  token = bursar_test_get_token_min_valid (f->env, path, 60, &error);
   g_assert_null (token);
   g_assert_cmpstr (g_dbus_error_get_remote_error (error), ==,
                    "org.bursar.Bursar1.Error.NeedsAuthorization");
@@ -229,23 +71,23 @@ static void
 test_subject_changes_on_refresh (Fixture       *f,
                                  gconstpointer  data)
 {
-  g_autofree char *path = add_ready (f);
+  g_autofree char *path = bursar_test_add_ready_account (f->env);
   g_autoptr(GError) error = NULL;
   g_autofree char *token = NULL;
   g_autofree char *state = NULL;
 
   bursar_test_env_mock_configure (f->env, "{\"id_token_claims\": {\"sub\": \"somebody-else\"}}");
-  token = get_token (f, path, 7200, &error);
+  token = bursar_test_get_token_min_valid (f->env, path, 7200, &error);
   g_assert_null (token);
   g_assert_cmpstr (g_dbus_error_get_remote_error (error), ==, "org.bursar.Bursar1.Error.Provider");
   g_clear_error (&error);
 
   /* The account is not silently switched to another user, nor dropped. */
-  state = get_string_property (f, path, "State");
+  state = bursar_test_get_string_property (f->env, path, "State");
   g_assert_cmpstr (state, ==, "ready");
   bursar_test_env_mock_configure (f->env, "{\"id_token_claims\": {}}");
   g_free (token);
-  token = get_token (f, path, 7200, &error);
+  token = bursar_test_get_token_min_valid (f->env, path, 7200, &error);
   g_assert_no_error (error);
 }
 
@@ -255,39 +97,40 @@ static void
 test_iss_mismatch (Fixture       *f,
                    gconstpointer  data)
 {
+  g_autoptr(GError) error = NULL;
   g_autofree char *path = NULL;
+  g_autofree char *url = NULL;
   g_autofree char *state = NULL;
   gboolean timed_out = FALSE;
   guint id;
 
   bursar_test_env_mock_configure (f->env, "{\"iss_mode\": \"wrong\"}");
-  path = add_oidc (f);
-  authorize (f, path);
+  path = bursar_test_add_oidc_account (f->env, "test-secret-CANARY");
+  url = bursar_test_authorize (f->env, path, NULL /* options */, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (url);
 
   /* Wait until the browser has been and gone; its callback was refused. */
-  id = g_timeout_add_seconds (WAIT_SECONDS, timeout_cb, &timed_out);
+  id = g_timeout_add_seconds (BURSAR_TEST_WAIT_SECONDS, bursar_test_timeout_cb, &timed_out);
   while (!timed_out)
     {
-      g_autoptr(JsonObject) stats = bursar_test_env_mock_stats (f->env);
-
-      if (json_object_get_int_member (stats, "authorize_requests") >= 1)
+      if (bursar_test_mock_stat (f->env, "authorize_requests") >= 1)
         break;
       g_usleep (20 * 1000);
     }
   g_source_remove (id);
   g_usleep (500 * 1000);
 
-  state = get_string_property (f, path, "State");
+  state = bursar_test_get_string_property (f->env, path, "State");
   g_assert_cmpstr (state, ==, "authorizing");
-  g_assert_cmpint (grant_count (f, "authorization_code"), ==, 0);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "authorization_code"), ==, 0);
 
   /* A new attempt against an honest server succeeds. */
   bursar_test_env_mock_configure (f->env, "{\"iss_mode\": \"correct\"}");
-  authorize (f, path);
   g_free (state);
-  state = wait_state_leaves (f, path, "authorizing");
+  state = bursar_test_authorize_and_wait (f->env, path, NULL /* options */);
   g_assert_cmpstr (state, ==, "ready");
-  g_assert_cmpint (grant_count (f, "authorization_code"), ==, 1);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "authorization_code"), ==, 1);
 }
 
 /* --- Refresh() storms (RFC 6750 §3.1 feedback loops) ----------------- */
@@ -315,28 +158,22 @@ static void
 test_refresh_storm (Fixture       *f,
                     gconstpointer  data)
 {
-  g_autofree char *path = add_ready (f);
+  g_autofree char *path = bursar_test_add_ready_account (f->env);
   StormData sd = { 0 };
-  gboolean timed_out = FALSE;
-  guint id;
 
   for (guint i = 0; i < 50; i++)
     {
       sd.pending++;
       g_dbus_connection_call (f->bus, "org.bursar.Bursar1", path, "org.bursar.Bursar1.Account",
                               "Refresh", NULL, G_VARIANT_TYPE ("(si)"), G_DBUS_CALL_FLAGS_NONE,
-                              CALL_TIMEOUT_MS, NULL, storm_cb, &sd);
+                              BURSAR_TEST_CALL_TIMEOUT_MS, NULL, storm_cb, &sd);
       g_usleep (20 * 1000); /* 50 calls over one second */
       g_main_context_iteration (NULL, FALSE);
     }
-  id = g_timeout_add_seconds (WAIT_SECONDS, timeout_cb, &timed_out);
-  while (sd.pending > 0 && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_false (timed_out);
-  g_source_remove (id);
+  bursar_test_wait_pending (&sd.pending);
 
   g_assert_cmpuint (sd.ok, ==, 50);
-  g_assert_cmpint (grant_count (f, "refresh_token"), ==, 1);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "refresh_token"), ==, 1);
 }
 
 /* --- the keyring -------------------------------------------------------- */
@@ -345,7 +182,7 @@ static void
 test_keyring_unavailable_then_back (Fixture       *f,
                                     gconstpointer  data)
 {
-  g_autofree char *path = add_ready (f);
+  g_autofree char *path = bursar_test_add_ready_account (f->env);
   g_autoptr(GError) error = NULL;
   g_autofree char *token = NULL;
   g_autoptr(GVariant) reply = NULL;
@@ -355,25 +192,25 @@ test_keyring_unavailable_then_back (Fixture       *f,
   bursar_test_env_stop_keyring (f->env);
   bursar_test_env_start_daemon (f->env, NULL);
 
-  token = get_token (f, path, 60, &error);
+  token = bursar_test_get_token_min_valid (f->env, path, 60, &error);
   g_assert_null (token);
   g_assert_cmpstr (g_dbus_error_get_remote_error (error), ==,
                    "org.bursar.Bursar1.Error.KeyringUnavailable");
   g_clear_error (&error);
 
   /* Still running, still answering, the account unchanged. */
-  reply = call (f, "/org/bursar/Bursar1", "org.bursar.Bursar1.Manager", "ListProviders",
-                NULL, "(aa{sv})", &error);
+  reply = bursar_test_call (f->env, BURSAR_TEST_MANAGER_PATH, BURSAR_TEST_MANAGER_IFACE,
+                            "ListProviders", NULL, "(aa{sv})", &error);
   g_assert_no_error (error);
   {
-    g_autofree char *state = get_string_property (f, path, "State");
+    g_autofree char *state = bursar_test_get_string_property (f->env, path, "State");
 
     g_assert_cmpstr (state, ==, "ready");
   }
 
   /* The keyring comes back: no restart, no browser. */
   bursar_test_env_start_keyring (f->env);
-  token = get_token (f, path, 60, &error);
+  token = bursar_test_get_token_min_valid (f->env, path, 60, &error);
   g_assert_no_error (error);
   g_assert_nonnull (token);
   g_assert_cmpuint (g_strv_length (bursar_test_env_browser_urls (f->env)), ==, 1);
@@ -390,15 +227,15 @@ test_keyring_restarted_keeps_rotation (Fixture       *f,
   g_autofree char *third = NULL;
 
   bursar_test_env_mock_configure (f->env, "{\"rotation\": \"strict\"}");
-  path = add_ready (f);
-  first = get_token (f, path, 60, &error);
+  path = bursar_test_add_ready_account (f->env);
+  first = bursar_test_get_token_min_valid (f->env, path, 60, &error);
   g_assert_no_error (error);
 
   /* The keyring daemon restarts under us; the next rotation must still
    * reach the new one, or the grant is lost with the next crash. */
   bursar_test_env_stop_keyring (f->env);
   bursar_test_env_start_keyring (f->env);
-  second = get_token (f, path, 7200, &error);
+  second = bursar_test_get_token_min_valid (f->env, path, 7200, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (second, !=, first);
 
@@ -406,7 +243,7 @@ test_keyring_restarted_keeps_rotation (Fixture       *f,
   g_usleep (3 * G_USEC_PER_SEC);
   bursar_test_env_stop_daemon (f->env, SIGKILL);
   bursar_test_env_start_daemon (f->env, NULL);
-  third = get_token (f, path, 7200, &error);
+  third = bursar_test_get_token_min_valid (f->env, path, 7200, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (third, !=, second);
 }
@@ -429,7 +266,7 @@ test_replace (Fixture       *f,
   g_assert_no_error (error);
 
   /* The first daemon gives the name up and exits. */
-  id = g_timeout_add_seconds (WAIT_SECONDS, timeout_cb, &timed_out);
+  id = g_timeout_add_seconds (BURSAR_TEST_WAIT_SECONDS, bursar_test_timeout_cb, &timed_out);
   while (bursar_test_env_daemon_running (f->env) && !timed_out)
     {
       g_usleep (20 * 1000);
@@ -537,16 +374,16 @@ test_reauthorization_notification (Fixture       *f,
   owner = g_bus_own_name_on_connection (f->bus, "org.freedesktop.Notifications",
                                         G_BUS_NAME_OWNER_FLAGS_NONE, NULL, NULL, NULL, NULL);
 
-  path = add_ready (f);
+  path = bursar_test_add_ready_account (f->env);
   bursar_test_env_mock_configure (f->env,
                                   "{\"fail_next\": [{\"status\": 400, \"content_type\": \"application/json\","
                                   " \"body\": \"{\\\"error\\\":\\\"invalid_grant\\\"}\"}]}");
-  token = get_token (f, path, 7200, &error);
+  token = bursar_test_get_token_min_valid (f->env, path, 7200, &error);
   g_assert_cmpstr (g_dbus_error_get_remote_error (error), ==,
                    "org.bursar.Bursar1.Error.NeedsAuthorization");
   g_clear_error (&error);
 
-  id = g_timeout_add_seconds (WAIT_SECONDS, timeout_cb, &timed_out);
+  id = g_timeout_add_seconds (BURSAR_TEST_WAIT_SECONDS, bursar_test_timeout_cb, &timed_out);
   while (server.notify_calls == 0 && !timed_out)
     g_main_context_iteration (NULL, TRUE);
   g_assert_false (timed_out);
@@ -556,7 +393,7 @@ test_reauthorization_notification (Fixture       *f,
   g_assert_nonnull (strstr (server.last_body, "alice@example.test"));
 
   /* More failures: still one notification. */
-  token = get_token (f, path, 7200, &error);
+  token = bursar_test_get_token_min_valid (f->env, path, 7200, &error);
   g_assert_nonnull (error);
   g_clear_error (&error);
   for (guint i = 0; i < 20; i++)
@@ -575,7 +412,7 @@ test_reauthorization_notification (Fixture       *f,
   while (!timed_out)
     {
       g_free (state);
-      state = get_string_property (f, path, "State");
+      state = bursar_test_get_string_property (f->env, path, "State");
       if (g_str_equal (state, "ready"))
         break;
       g_main_context_iteration (NULL, FALSE);
@@ -593,10 +430,16 @@ test_reauthorization_notification (Fixture       *f,
 
 /* --- sandboxed callers ------------------------------------------------ */
 
-/* Runs `gdbus call` for @method on @path inside a bubblewrap sandbox whose
- * root has a /.flatpak-info naming @app_id: to the daemon, a Flatpak app
- * as the portal sees one. Returns the exit status; @out_text gets stdout
- * and stderr. */
+#define FLATPAK_INSTANCE_ID "1804289383"
+
+/* Runs `gdbus call` for @method on @path inside a bubblewrap sandbox built
+ * the way `flatpak run` builds one: the instance's info file written to
+ * $XDG_RUNTIME_DIR/.flatpak/ID/info on the host, a copy of it at
+ * /.flatpak-info and the instance directory bound read-only at
+ * /run/flatpak/.flatpak/ID. To the daemon a Flatpak app as the portal
+ * sees one, and (from inside the unit's user namespace, where
+ * /proc/PID/root is refused) as its mount table shows one. Returns the
+ * exit status; @out_text gets stdout and stderr. */
 static int
 call_sandboxed (Fixture     *f,
                 const char  *app_id,
@@ -605,9 +448,14 @@ call_sandboxed (Fixture     *f,
                 const char  *arg,
                 char       **out_text)
 {
-  g_autofree char *info_path = g_build_filename (bursar_test_env_get_tmpdir (f->env),
-                                                 "flatpak-info", NULL);
-  g_autofree char *info = g_strdup_printf ("[Application]\nname=%s\n", app_id);
+  g_autofree char *instance_dir = g_build_filename (g_get_user_runtime_dir (), ".flatpak",
+                                                    FLATPAK_INSTANCE_ID, NULL);
+  g_autofree char *info_path = g_build_filename (instance_dir, "info", NULL);
+  g_autofree char *info = g_strdup_printf ("[Application]\nname=%s\n\n"
+                                           "[Instance]\ninstance-id=" FLATPAK_INSTANCE_ID "\n",
+                                           app_id);
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  int info_fd;
   g_autofree char *full_method = g_strconcat ("org.bursar.Bursar1.Account.", method, NULL);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GSubprocess) proc = NULL;
@@ -617,7 +465,10 @@ call_sandboxed (Fixture     *f,
   g_autofree char *socket_dir = NULL;
   const char *address = bursar_test_env_get_bus_address (f->env);
 
+  g_assert_cmpint (g_mkdir_with_parents (instance_dir, 0700), ==, 0);
   g_assert_true (g_file_set_contents (info_path, info, -1, NULL));
+  info_fd = open (info_path, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (info_fd, >=, 0);
   g_ptr_array_add (argv, (gpointer) "bwrap");
   for (const char * const *a = (const char * const[]) {
          "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc",
@@ -625,9 +476,10 @@ call_sandboxed (Fixture     *f,
          "--symlink", "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev",
          "--tmpfs", "/tmp", NULL }; *a != NULL; a++)
     g_ptr_array_add (argv, (gpointer) *a);
-  g_ptr_array_add (argv, (gpointer) "--ro-bind");
-  g_ptr_array_add (argv, info_path);
-  g_ptr_array_add (argv, (gpointer) "/.flatpak-info");
+  for (const char * const *a = (const char * const[]) {
+         "--ro-bind-data", "3", "/.flatpak-info", "--ro-bind", instance_dir,
+         "/run/flatpak/.flatpak/" FLATPAK_INSTANCE_ID, NULL }; *a != NULL; a++)
+    g_ptr_array_add (argv, (gpointer) *a);
   /* A bus on a socket path needs its directory inside the sandbox. */
   if (g_str_has_prefix (address, "unix:path="))
     {
@@ -652,9 +504,10 @@ call_sandboxed (Fixture     *f,
     g_ptr_array_add (argv, (gpointer) arg);
   g_ptr_array_add (argv, NULL);
 
-  proc = g_subprocess_newv ((const char * const *) argv->pdata,
-                            G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                            &error);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_take_fd (launcher, info_fd, 3);
+  proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, &err, &error);
   g_assert_no_error (error);
@@ -666,7 +519,7 @@ static void
 test_flatpak_allow_list (Fixture       *f,
                          gconstpointer  data)
 {
-  g_autofree char *path = add_ready (f);
+  g_autofree char *path = bursar_test_add_ready_account (f->env);
   g_autofree char *text = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = NULL;
@@ -674,7 +527,8 @@ test_flatpak_allow_list (Fixture       *f,
   int status;
 
   g_assert_nonnull (g_find_program_in_path ("bwrap"));
-  requests = grant_count (f, "refresh_token") + grant_count (f, "authorization_code");
+  requests = bursar_test_mock_grant_count (f->env, "refresh_token") +
+             bursar_test_mock_grant_count (f->env, "authorization_code");
 
   /* Not on the account's list: refused, and no provider is asked. */
   status = call_sandboxed (f, "org.example.Books", path, "GetAccessToken", NULL, &text);
@@ -685,7 +539,8 @@ test_flatpak_allow_list (Fixture       *f,
   status = call_sandboxed (f, "org.example.Books", path, "Refresh", NULL, &text);
   g_assert_nonnull (strstr (text, "org.bursar.Bursar1.Error.AccessDenied"));
   g_clear_pointer (&text, g_free);
-  g_assert_cmpint (grant_count (f, "refresh_token") + grant_count (f, "authorization_code"), ==, requests);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "refresh_token") +
+                   bursar_test_mock_grant_count (f->env, "authorization_code"), ==, requests);
 
   /* A sandbox cannot grant itself. */
   status = call_sandboxed (f, "org.example.Books", path, "AllowApp", "org.example.Books", &text);
@@ -693,8 +548,8 @@ test_flatpak_allow_list (Fixture       *f,
   g_clear_pointer (&text, g_free);
 
   /* The user grants it from outside. */
-  reply = call (f, path, "org.bursar.Bursar1.Account", "AllowApp",
-                g_variant_new ("(s)", "org.example.Books"), NULL, &error);
+  reply = bursar_test_call (f->env, path, BURSAR_TEST_ACCOUNT_IFACE, "AllowApp",
+                            g_variant_new ("(s)", "org.example.Books"), NULL, &error);
   g_assert_no_error (error);
   status = call_sandboxed (f, "org.example.Books", path, "GetAccessToken", NULL, &text);
   g_assert_cmpint (status, ==, 0);
@@ -706,8 +561,8 @@ test_flatpak_allow_list (Fixture       *f,
   g_assert_nonnull (strstr (text, "org.bursar.Bursar1.Error.AccessDenied"));
   g_clear_pointer (&text, g_free);
   g_clear_pointer (&reply, g_variant_unref);
-  reply = call (f, path, "org.bursar.Bursar1.Account", "DenyApp",
-                g_variant_new ("(s)", "org.example.Books"), NULL, &error);
+  reply = bursar_test_call (f->env, path, BURSAR_TEST_ACCOUNT_IFACE, "DenyApp",
+                            g_variant_new ("(s)", "org.example.Books"), NULL, &error);
   g_assert_no_error (error);
   status = call_sandboxed (f, "org.example.Books", path, "GetAccessToken", NULL, &text);
   g_assert_nonnull (strstr (text, "org.bursar.Bursar1.Error.AccessDenied"));
@@ -727,7 +582,8 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
 #define ADD(name, func) \
-  g_test_add ("/faults/" name, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  g_test_add ("/faults/" name, Fixture, NULL, bursar_test_fixture_setup, func, \
+              bursar_test_fixture_teardown)
 
   ADD ("wrong-nonce", test_wrong_nonce);
   ADD ("wrong-audience", test_wrong_audience);

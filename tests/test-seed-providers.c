@@ -13,60 +13,19 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <libsecret/secret.h>
-#include <libsoup/soup.h>
 #include <signal.h>
 #include <string.h>
 
+#include "bursar-test-bus.h"
 #include "bursar-test-env.h"
 
-#define CALL_TIMEOUT_MS 30000
-#define WAIT_SECONDS 10
 #define CLIENT_ID "test-client"
 #define CLIENT_SECRET "test-secret-CANARY"
 #define NEEDS_AUTHORIZATION "org.bursar.Bursar1.Error.NeedsAuthorization"
 
-typedef struct
-{
-  BursarTestEnv *env;
-  GDBusConnection *bus;
-} Fixture;
-
-static void
-fixture_setup (Fixture       *f,
-               gconstpointer  data)
-{
-  f->env = bursar_test_env_new ();
-  bursar_test_env_start_daemon (f->env, NULL);
-  f->bus = bursar_test_env_get_bus (f->env);
-}
-
-static void
-fixture_teardown (Fixture       *f,
-                  gconstpointer  data)
-{
-  /* No secret the mock issued or received may be in the daemon's log or in
-   * any file of the test home outside the keyring. */
-  bursar_test_env_assert_no_secrets (f->env);
-  g_clear_pointer (&f->env, bursar_test_env_free);
-}
+typedef BursarTestFixture Fixture;
 
 /* --- helpers ---------------------------------------------------------- */
-
-static GVariant *
-call (Fixture     *f,
-      const char  *path,
-      const char  *method,
-      GVariant    *params,
-      const char  *reply_type,
-      GError     **error)
-{
-  const char *iface = g_str_equal (path, "/org/bursar/Bursar1")
-                      ? "org.bursar.Bursar1.Manager" : "org.bursar.Bursar1.Account";
-
-  return g_dbus_connection_call_sync (f->bus, "org.bursar.Bursar1", path, iface, method, params,
-                                      reply_type != NULL ? G_VARIANT_TYPE (reply_type) : NULL,
-                                      G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, error);
-}
 
 /* The options every account of these tests has: the mock's client. */
 static GVariantBuilder *
@@ -86,48 +45,29 @@ options_new (Fixture    *f,
   return builder;
 }
 
+/* AddAccount with the options of @options, which it frees. */
 static char *
 add_account (Fixture         *f,
              const char      *provider,
              GVariantBuilder *options,
              GError         **error)
 {
-  g_autoptr(GVariant) reply = call (f, "/org/bursar/Bursar1", "AddAccount",
-                                    g_variant_new ("(sa{sv})", provider, options), "(o)", error);
-  char *path = NULL;
+  g_autoptr(GVariantBuilder) owned = options;
 
-  g_variant_builder_unref (options);
-  if (reply != NULL)
-    g_variant_get (reply, "(o)", &path);
-  return path;
+  return bursar_test_add_account (f->env, provider, g_variant_builder_end (owned), error);
 }
 
-static GVariant *
-get_property (Fixture    *f,
-              const char *path,
-              const char *name)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_sync (f->bus, "org.bursar.Bursar1", path,
-                                                           "org.freedesktop.DBus.Properties", "Get",
-                                                           g_variant_new ("(ss)", "org.bursar.Bursar1.Account", name),
-                                                           G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE,
-                                                           CALL_TIMEOUT_MS, NULL, &error);
-  GVariant *value = NULL;
-
-  g_assert_no_error (error);
-  g_variant_get (reply, "(v)", &value);
-  return value;
-}
-
+/* An account added with @options (freed) and authorized through the
+ * desktop's browser: State is "ready". */
 static char *
-get_string_property (Fixture    *f,
-                     const char *path,
-                     const char *name)
+add_ready (Fixture         *f,
+           const char      *provider,
+           GVariantBuilder *options)
 {
-  g_autoptr(GVariant) value = get_property (f, path, name);
+  g_autoptr(GVariantBuilder) owned = options;
 
-  return g_variant_dup_string (value, NULL);
+  return bursar_test_add_ready_account_full (f->env, provider, g_variant_builder_end (owned),
+                                             bursar_test_authorize_options (TRUE));
 }
 
 static char *
@@ -135,7 +75,7 @@ get_detail (Fixture    *f,
             const char *path,
             const char *member)
 {
-  g_autoptr(GVariant) details = get_property (f, path, "Details");
+  g_autoptr(GVariant) details = bursar_test_get_property (f->env, path, "Details");
   g_autoptr(GVariant) value = g_variant_lookup_value (details, member, NULL);
 
   if (value == NULL)
@@ -145,118 +85,21 @@ get_detail (Fixture    *f,
   return g_variant_print (value, FALSE);
 }
 
-static gboolean
-timeout_cb (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* Waits (bounded) until the account's State leaves @from. */
-static char *
-wait_state_leaves (Fixture    *f,
-                   const char *path,
-                   const char *from)
-{
-  gboolean timed_out = FALSE;
-  guint id = g_timeout_add_seconds (WAIT_SECONDS, timeout_cb, &timed_out);
-  char *state = NULL;
-
-  while (!timed_out)
-    {
-      g_free (state);
-      state = get_string_property (f, path, "State");
-      if (g_strcmp0 (state, from) != 0)
-        break;
-      g_usleep (20 * 1000);
-      g_main_context_iteration (NULL, FALSE);
-    }
-  if (!timed_out)
-    g_source_remove (id);
-  if (timed_out)
-    {
-      g_autofree char *log = bursar_test_env_daemon_log (f->env);
-      gsize len = strlen (log);
-
-      /* What the daemon made of it (the log is secret-free by contract). */
-      g_test_message ("daemon log tail: %s", log + (len > 3000 ? len - 3000 : 0));
-    }
-  g_assert_false (timed_out);
-  return state;
-}
-
-/* Authorize() with the desktop's browser; returns the final State. */
-static char *
-authorize_through_browser (Fixture    *f,
-                           const char *path)
-{
-  g_autoptr(GError) error = NULL;
-  g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
-  g_autoptr(GVariant) reply = NULL;
-
-  g_variant_builder_add (&builder, "{sv}", "open_browser", g_variant_new_boolean (TRUE));
-  reply = call (f, path, "Authorize", g_variant_new ("(a{sv})", &builder), "(s)", &error);
-  g_assert_no_error (error);
-  return wait_state_leaves (f, path, "authorizing");
-}
-
-static char *
-add_ready (Fixture         *f,
-           const char      *provider,
-           GVariantBuilder *options)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *state = NULL;
-  char *path = add_account (f, provider, options, &error);
-
-  g_assert_no_error (error);
-  g_assert_nonnull (path);
-  state = authorize_through_browser (f, path);
-  g_assert_cmpstr (state, ==, "ready");
-  return path;
-}
-
-static char *
-get_access_token (Fixture    *f,
-                  const char *path,
-                  gint32     *out_expires_in,
-                  GError    **error)
-{
-  g_autoptr(GVariant) reply = call (f, path, "GetAccessToken", NULL, "(si)", error);
-  char *token = NULL;
-  gint32 expires = 0;
-
-  if (reply == NULL)
-    return NULL;
-  g_variant_get (reply, "(si)", &token, &expires);
-  if (out_expires_in != NULL)
-    *out_expires_in = expires;
-  return token;
-}
-
 /* GetToken with min_valid; @out_headers gets the a{ss} of API headers. */
 static char *
-get_token (Fixture     *f,
-           const char  *path,
-           guint32      min_valid,
-           GVariant   **out_headers,
-           GError     **error)
+get_token_headers (Fixture     *f,
+                   const char  *path,
+                   guint32      min_valid,
+                   GVariant   **out_headers,
+                   GError     **error)
 {
-  g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
-  g_autoptr(GVariant) reply = NULL;
   g_autoptr(GVariant) info = NULL;
-  char *token = NULL;
+  char *token = bursar_test_get_token (f->env, path, min_valid, &info, error);
 
-  g_variant_builder_add (&builder, "{sv}", "min_valid", g_variant_new_uint32 (min_valid));
-  reply = call (f, path, "GetToken", g_variant_new ("(a{sv})", &builder), "(sa{sv})", error);
-  if (reply == NULL)
+  if (token == NULL)
     return NULL;
-  g_variant_get (reply, "(s@a{sv})", &token, &info);
-  if (out_headers != NULL)
-    {
-      *out_headers = g_variant_lookup_value (info, "headers", G_VARIANT_TYPE ("a{ss}"));
-      g_assert_nonnull (*out_headers);
-    }
+  *out_headers = g_variant_lookup_value (info, "headers", G_VARIANT_TYPE ("a{ss}"));
+  g_assert_nonnull (*out_headers);
   return token;
 }
 
@@ -269,74 +112,6 @@ header_value (GVariant   *headers,
   if (!g_variant_lookup (headers, name, "&s", &value))
     return NULL;
   return value;
-}
-
-/* GET @url with @headers (a{ss}, nullable) or a Bearer @token; returns the
- * status and, for JSON answers, the object. */
-static guint
-api_get (const char  *url,
-         GVariant    *headers,
-         const char  *bearer,
-         JsonObject **out_object)
-{
-  g_autoptr(SoupSession) session = soup_session_new_with_options ("timeout", 10, NULL);
-  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
-  g_autoptr(GBytes) body = NULL;
-  g_autoptr(GError) error = NULL;
-  SoupMessageHeaders *request_headers;
-
-  g_assert_nonnull (msg);
-  request_headers = soup_message_get_request_headers (msg);
-  if (headers != NULL)
-    {
-      GVariantIter iter;
-      const char *name;
-      const char *value;
-
-      g_variant_iter_init (&iter, headers);
-      while (g_variant_iter_next (&iter, "{&s&s}", &name, &value))
-        soup_message_headers_replace (request_headers, name, value);
-    }
-  if (bearer != NULL)
-    {
-      g_autofree char *auth = g_strconcat ("Bearer ", bearer, NULL);
-
-      soup_message_headers_replace (request_headers, "Authorization", auth);
-    }
-  body = soup_session_send_and_read (session, msg, NULL, &error);
-  g_assert_no_error (error);
-  if (out_object != NULL)
-    {
-      g_autoptr(JsonParser) parser = json_parser_new ();
-
-      *out_object = NULL;
-      if (json_parser_load_from_data (parser, g_bytes_get_data (body, NULL),
-                                      (gssize) g_bytes_get_size (body), NULL) &&
-          JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-        *out_object = json_object_ref (json_node_get_object (json_parser_get_root (parser)));
-    }
-  return soup_message_get_status (msg);
-}
-
-static gint64
-grant_count (Fixture    *f,
-             const char *grant)
-{
-  g_autoptr(JsonObject) stats = bursar_test_env_mock_stats (f->env);
-  JsonObject *by_grant = json_object_get_object_member (stats, "token_requests_by_grant");
-
-  if (by_grant == NULL || !json_object_has_member (by_grant, grant))
-    return 0;
-  return json_object_get_int_member (by_grant, grant);
-}
-
-static gint64
-mock_stat (Fixture    *f,
-           const char *member)
-{
-  g_autoptr(JsonObject) stats = bursar_test_env_mock_stats (f->env);
-
-  return json_object_get_int_member (stats, member);
 }
 
 /* A member of the query string of the last authorization request. */
@@ -364,22 +139,6 @@ revocation (Fixture *f,
   return json_object_ref (json_array_get_object_element (revocations, expected_count - 1));
 }
 
-static SecretValue *
-keyring_item (const char *account_path)
-{
-  static const SecretSchema schema = {
-    "org.bursar.Account", SECRET_SCHEMA_NONE,
-    { { "account-id", SECRET_SCHEMA_ATTRIBUTE_STRING }, { NULL, 0 } },
-    0, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-  };
-  g_autoptr(GError) error = NULL;
-  SecretValue *value = secret_password_lookup_binary_sync (&schema, NULL, &error, "account-id",
-                                                           strrchr (account_path, '/') + 1, NULL);
-
-  g_assert_no_error (error);
-  return value;
-}
-
 /* Remove(): the account and its keyring item are gone afterwards. */
 static void
 remove_account (Fixture    *f,
@@ -387,16 +146,16 @@ remove_account (Fixture    *f,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = NULL;
-  g_autoptr(SecretValue) before = keyring_item (path);
+  g_autoptr(SecretValue) before = bursar_test_keyring_item (path);
   g_autoptr(SecretValue) after = NULL;
   g_autofree char *token = NULL;
 
   g_assert_nonnull (before);
-  reply = call (f, path, "Remove", NULL, NULL, &error);
+  reply = bursar_test_call (f->env, path, BURSAR_TEST_ACCOUNT_IFACE, "Remove", NULL, NULL, &error);
   g_assert_no_error (error);
-  after = keyring_item (path);
+  after = bursar_test_keyring_item (path);
   g_assert_null (after);
-  token = get_access_token (f, path, NULL, &error);
+  token = bursar_test_get_access_token (f->env, path, NULL, &error);
   g_assert_null (token);
   g_assert_nonnull (error);
 }
@@ -414,18 +173,19 @@ assert_dead_grant_needs_reauthorization (Fixture    *f,
   g_autoptr(GVariant) attention = NULL;
 
   bursar_test_env_mock_configure (f->env, "{\"revoke_all\": true}");
-  reply = call (f, path, "Refresh", NULL, "(si)", &error);
+  reply = bursar_test_call (f->env, path, BURSAR_TEST_ACCOUNT_IFACE, "Refresh", NULL, "(si)",
+                            &error);
   g_assert_nonnull (error);
   g_assert_cmpstr (g_dbus_error_get_remote_error (error), ==, NEEDS_AUTHORIZATION);
   g_assert_null (strstr (error->message, CLIENT_SECRET));
   g_clear_error (&error);
 
-  state = get_string_property (f, path, "State");
+  state = bursar_test_get_string_property (f->env, path, "State");
   g_assert_cmpstr (state, ==, "needs-reauthorization");
-  attention = get_property (f, path, "AttentionNeeded");
+  attention = bursar_test_get_property (f->env, path, "AttentionNeeded");
   g_assert_true (g_variant_get_boolean (attention));
 
-  token = get_access_token (f, path, NULL, &error);
+  token = bursar_test_get_access_token (f->env, path, NULL, &error);
   g_assert_null (token);
   g_assert_cmpstr (g_dbus_error_get_remote_error (error), ==, NEEDS_AUTHORIZATION);
 }
@@ -439,15 +199,15 @@ assert_denied (Fixture    *f,
 {
   g_autofree char *state = NULL;
   g_autofree char *last_error = NULL;
-  gint64 before = mock_stat (f, "token_requests");
+  gint64 before = bursar_test_mock_stat (f->env, "token_requests");
 
-  state = authorize_through_browser (f, path);
+  state = bursar_test_authorize_and_wait (f->env, path, bursar_test_authorize_options (TRUE));
   g_assert_cmpstr (state, ==, "needs-authorization");
-  last_error = get_string_property (f, path, "LastError");
+  last_error = bursar_test_get_string_property (f->env, path, "LastError");
   g_assert_cmpstr (last_error, !=, "");
   if (shown != NULL)
     g_assert_nonnull (strstr (last_error, shown));
-  g_assert_cmpint (mock_stat (f, "token_requests"), ==, before);
+  g_assert_cmpint (bursar_test_mock_stat (f->env, "token_requests"), ==, before);
 }
 
 static char *
@@ -455,7 +215,7 @@ api_url (Fixture    *f,
          const char *path,
          const char *suffix)
 {
-  g_autofree char *base = get_string_property (f, path, "ApiBaseUrl");
+  g_autofree char *base = bursar_test_get_string_property (f->env, path, "ApiBaseUrl");
 
   g_assert_cmpstr (base, !=, "");
   return g_strconcat (base, suffix, NULL);
@@ -512,41 +272,41 @@ test_zoho (Fixture       *f,
   /* The callback's location and the answer's api_domain are kept. */
   detail = get_detail (f, path, "location");
   g_assert_cmpstr (detail, ==, "eu");
-  base = get_string_property (f, path, "ApiBaseUrl");
+  base = bursar_test_get_string_property (f->env, path, "ApiBaseUrl");
   expected_base = g_strconcat (bursar_test_env_get_mock_url (f->env), "/invoice/v3", NULL);
   g_assert_cmpstr (base, ==, expected_base);
 
-  first = get_access_token (f, path, &expires_in, &error);
+  first = bursar_test_get_access_token (f->env, path, &expires_in, &error);
   g_assert_no_error (error);
   g_assert_cmpint (expires_in, >, 3000);
   g_assert_cmpint (expires_in, <=, 3600);
 
   /* Expiry: more validity than the token has makes it refresh; Zoho sends
    * no new refresh token, and the old one keeps working. */
-  refreshed = get_token (f, path, 7200, NULL, &error);
+  refreshed = bursar_test_get_token_min_valid (f->env, path, 7200, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (refreshed, !=, first);
-  g_assert_cmpint (grant_count (f, "refresh_token"), ==, 1);
-  again = get_token (f, path, 7200, NULL, &error);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "refresh_token"), ==, 1);
+  again = bursar_test_get_token_min_valid (f->env, path, 7200, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (grant_count (f, "refresh_token"), ==, 2);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "refresh_token"), ==, 2);
 
   /* The rate limit: a valid token is never refreshed unasked. */
   for (guint i = 0; i < 20; i++)
     {
-      g_free (get_access_token (f, path, NULL, &error));
+      g_free (bursar_test_get_access_token (f->env, path, NULL, &error));
       g_assert_no_error (error);
     }
-  g_assert_cmpint (grant_count (f, "refresh_token"), ==, 2);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "refresh_token"), ==, 2);
 
   /* The headers Zoho's API wants. */
-  g_free (get_token (f, path, 60, &headers, &error));
+  g_free (get_token_headers (f, path, 60, &headers, &error));
   g_assert_no_error (error);
   expected_auth = g_strconcat ("Zoho-oauthtoken ", again, NULL);
   g_assert_cmpstr (header_value (headers, "Authorization"), ==, expected_auth);
   g_assert_cmpstr (header_value (headers, "X-com-zoho-invoice-organizationid"), ==, "org-777");
   url = api_url (f, path, "/invoices");
-  g_assert_cmpuint (api_get (url, headers, NULL, &answer), ==, 200);
+  g_assert_cmpuint (bursar_test_api_get (url, headers, NULL, &answer), ==, 200);
   g_assert_cmpstr (json_object_get_string_member (answer, "org"), ==, "org-777");
 
   /* Remove: Zoho's own revoke call, token in the query, no client auth. */
@@ -586,25 +346,25 @@ test_invoiced (Fixture       *f,
   scope = authorize_param (f, "scope");
   g_assert_cmpstr (scope, ==, "read_write");
 
-  first = get_access_token (f, path, &expires_in, &error);
+  first = bursar_test_get_access_token (f->env, path, &expires_in, &error);
   g_assert_no_error (error);
   g_assert_cmpint (expires_in, >, 3000);
   url = api_url (f, path, "/customers");
-  g_assert_cmpuint (api_get (url, NULL, first, NULL), ==, 200);
+  g_assert_cmpuint (bursar_test_api_get (url, NULL, first, NULL), ==, 200);
 
   /* Rotation: the refresh revokes the old access and refresh tokens, so
    * the second refresh only works with the stored new refresh token. */
-  refreshed = get_token (f, path, 7200, NULL, &error);
+  refreshed = bursar_test_get_token_min_valid (f->env, path, 7200, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (refreshed, !=, first);
-  g_assert_cmpuint (api_get (url, NULL, first, NULL), ==, 401);
-  again = get_token (f, path, 7200, &headers, &error);
+  g_assert_cmpuint (bursar_test_api_get (url, NULL, first, NULL), ==, 401);
+  again = get_token_headers (f, path, 7200, &headers, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (grant_count (f, "refresh_token"), ==, 2);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "refresh_token"), ==, 2);
 
   expected_auth = g_strconcat ("Bearer ", again, NULL);
   g_assert_cmpstr (header_value (headers, "Authorization"), ==, expected_auth);
-  g_assert_cmpuint (api_get (url, headers, NULL, NULL), ==, 200);
+  g_assert_cmpuint (bursar_test_api_get (url, headers, NULL, NULL), ==, 200);
 
   /* Remove: the access JWT to /oauth/revoke, no client auth, 204. */
   remove_account (f, path);
@@ -612,7 +372,7 @@ test_invoiced (Fixture       *f,
   g_assert_cmpstr (json_object_get_string_member (revoked, "style"), ==, "invoiced");
   g_assert_cmpstr (json_object_get_string_member (revoked, "token_kind"), ==, "access");
   g_assert_false (json_object_get_boolean_member (revoked, "client_secret_sent"));
-  g_assert_cmpuint (api_get (url, NULL, again, NULL), ==, 401);
+  g_assert_cmpuint (bursar_test_api_get (url, NULL, again, NULL), ==, 401);
 
   /* Error case: 400 {"type":"invalid_request","message":…} for a dead
    * refresh token. */
@@ -654,18 +414,18 @@ test_apruve (Fixture       *f,
   g_assert_cmpstr (detail, ==, "corp-4711");
 
   /* No expires_in: the provider file's 120 minutes. */
-  first = get_access_token (f, path, &expires_in, &error);
+  first = bursar_test_get_access_token (f->env, path, &expires_in, &error);
   g_assert_no_error (error);
   g_assert_cmpint (expires_in, >, 7000);
   g_assert_cmpint (expires_in, <=, 7200);
 
   /* Refresh answers access_token and a new refresh token every time. */
-  refreshed = get_token (f, path, 10000, NULL, &error);
+  refreshed = bursar_test_get_token_min_valid (f->env, path, 10000, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (refreshed, !=, first);
-  again = get_token (f, path, 10000, &headers, &error);
+  again = get_token_headers (f, path, 10000, &headers, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (grant_count (f, "refresh_token"), ==, 2);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "refresh_token"), ==, 2);
   g_clear_pointer (&detail, g_free);
   detail = get_detail (f, path, "corporate_account_id");
   g_assert_cmpstr (detail, ==, "corp-4711");
@@ -673,7 +433,7 @@ test_apruve (Fixture       *f,
   expected_auth = g_strconcat ("Bearer ", again, NULL);
   g_assert_cmpstr (header_value (headers, "Authorization"), ==, expected_auth);
   url = api_url (f, path, "/merchants");
-  g_assert_cmpuint (api_get (url, headers, NULL, NULL), ==, 200);
+  g_assert_cmpuint (bursar_test_api_get (url, headers, NULL, NULL), ==, 200);
 
   /* No revocation endpoint: Remove is local only. */
   remove_account (f, path);
@@ -759,23 +519,23 @@ test_invproc (Fixture       *f,
   g_assert_true (g_str_has_prefix (urls[0], login_prefix));
 
   /* camelCase answer without a lifetime: the file's hour. */
-  first = get_access_token (f, path, &expires_in, &error);
+  first = bursar_test_get_access_token (f->env, path, &expires_in, &error);
   g_assert_no_error (error);
   g_assert_cmpint (expires_in, >, 3000);
   g_assert_cmpint (expires_in, <=, 3600);
-  g_free (get_token (f, path, 60, &headers, &error));
+  g_free (get_token_headers (f, path, 60, &headers, &error));
   g_assert_no_error (error);
   url = api_url (f, path, "/invoices");
-  g_assert_cmpuint (api_get (url, headers, NULL, NULL), ==, 200);
+  g_assert_cmpuint (bursar_test_api_get (url, headers, NULL, NULL), ==, 200);
 
   /* Expiry: the refresh is refused, and the account asks for a new
    * sign-in instead of failing silently. */
-  token = get_token (f, path, 7200, NULL, &error);
+  token = bursar_test_get_token_min_valid (f->env, path, 7200, &error);
   g_assert_null (token);
   g_assert_cmpstr (g_dbus_error_get_remote_error (error), ==, NEEDS_AUTHORIZATION);
   g_clear_error (&error);
-  g_assert_cmpint (grant_count (f, "refresh_token"), ==, 1);
-  state = get_string_property (f, path, "State");
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "refresh_token"), ==, 1);
+  state = bursar_test_get_string_property (f->env, path, "State");
   g_assert_cmpstr (state, ==, "needs-reauthorization");
 
   /* Revocation is unknown: local removal. */
@@ -853,23 +613,23 @@ test_invora (Fixture       *f,
   g_assert_nonnull (detail);
   g_assert_nonnull (strstr (detail, "invoice-admin"));
 
-  first = get_access_token (f, path, &expires_in, &error);
+  first = bursar_test_get_access_token (f->env, path, &expires_in, &error);
   g_assert_no_error (error);
   g_assert_cmpint (expires_in, >, 3000);
 
   /* Rotating refresh tokens, client_id only. */
-  refreshed = get_token (f, path, 7200, NULL, &error);
+  refreshed = bursar_test_get_token_min_valid (f->env, path, 7200, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (refreshed, !=, first);
-  again = get_token (f, path, 7200, &headers, &error);
+  again = get_token_headers (f, path, 7200, &headers, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (grant_count (f, "refresh_token"), ==, 2);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "refresh_token"), ==, 2);
 
   expected_auth = g_strconcat ("Bearer ", again, NULL);
   g_assert_cmpstr (header_value (headers, "Authorization"), ==, expected_auth);
   g_assert_cmpstr (header_value (headers, "X-Target-Org-Id"), ==, "org-zitadel-1");
   url = g_strconcat (bursar_test_env_get_mock_url (f->env), "/api/v1/whoami", NULL);
-  g_assert_cmpuint (api_get (url, headers, NULL, &answer), ==, 200);
+  g_assert_cmpuint (bursar_test_api_get (url, headers, NULL, &answer), ==, 200);
   g_assert_cmpstr (json_object_get_string_member (answer, "org"), ==, "org-zitadel-1");
 
   /* RFC 7009 revocation of the refresh token, client_id only. */
@@ -889,11 +649,11 @@ test_invora (Fixture       *f,
   machine = add_account (f, "invora", options, &error);
   g_assert_no_error (error);
   g_clear_pointer (&token, g_free);
-  token = get_access_token (f, machine, &expires_in, &error);
+  token = bursar_test_get_access_token (f->env, machine, &expires_in, &error);
   g_assert_no_error (error);
   g_assert_cmpint (expires_in, >, 43000);
   g_assert_cmpint (expires_in, <=, 43200);
-  g_assert_cmpint (grant_count (f, "client_credentials"), ==, 1);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "client_credentials"), ==, 1);
 
   /* A personal access token, checked at ZITADEL's userinfo endpoint. */
   options = g_variant_builder_new (G_VARIANT_TYPE_VARDICT);
@@ -904,10 +664,10 @@ test_invora (Fixture       *f,
   pat = add_account (f, "invora", options, &error);
   g_assert_no_error (error);
   g_clear_pointer (&token, g_free);
-  token = get_access_token (f, pat, NULL, &error);
+  token = bursar_test_get_access_token (f->env, pat, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (token, ==, "pat-CANARY-invora");
-  g_assert_cmpint (mock_stat (f, "userinfo_requests"), >=, 1);
+  g_assert_cmpint (bursar_test_mock_stat (f->env, "userinfo_requests"), >=, 1);
 }
 
 /* --- user provider files ---------------------------------------------------- */
@@ -990,7 +750,8 @@ test_user_provider (Fixture       *f,
   bursar_test_env_start_daemon (f->env, NULL);
   g_setenv ("G_DEBUG", "gc-friendly,fatal-warnings", TRUE);
 
-  reply = call (f, "/org/bursar/Bursar1", "ListProviders", NULL, "(aa{sv})", &error);
+  reply = bursar_test_call (f->env, BURSAR_TEST_MANAGER_PATH, BURSAR_TEST_MANAGER_IFACE,
+                            "ListProviders", NULL, "(aa{sv})", &error);
   g_assert_no_error (error);
   providers = g_variant_get_child_value (reply, 0);
   for (guint i = 0; known[i] != NULL; i++)
@@ -1013,10 +774,10 @@ test_user_provider (Fixture       *f,
 
   /* The sixth service works end to end against the generic mock. */
   path = add_ready (f, "acme", options_new (f, "live", TRUE));
-  token = get_access_token (f, path, NULL, &error);
+  token = bursar_test_get_access_token (f->env, path, NULL, &error);
   g_assert_no_error (error);
   url = g_strconcat (bursar_test_env_get_mock_url (f->env), "/api/whoami", NULL);
-  g_assert_cmpuint (api_get (url, NULL, token, NULL), ==, 200);
+  g_assert_cmpuint (bursar_test_api_get (url, NULL, token, NULL), ==, 200);
   remove_account (f, path);
   revoked = revocation (f, 1);
   g_assert_cmpstr (json_object_get_string_member (revoked, "token_kind"), ==, "refresh");
@@ -1069,7 +830,8 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
 #define ADD(name, func) \
-  g_test_add ("/seed/" name, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  g_test_add ("/seed/" name, Fixture, NULL, bursar_test_fixture_setup, func, \
+              bursar_test_fixture_teardown)
 
   ADD ("zoho", test_zoho);
   ADD ("invoiced", test_invoiced);
