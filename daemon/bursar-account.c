@@ -1249,6 +1249,24 @@ bursar_account_get_token_async (BursarAccount       *self,
   pump (self);
 }
 
+BursarTokenInfo *
+bursar_account_peek_token (BursarAccount *self,
+                           guint          min_valid)
+{
+  g_return_val_if_fail (BURSAR_IS_ACCOUNT (self), NULL);
+
+  /* The same conditions as bursar_account_get_token_async() and pump()
+   * answering a waiter from the cache, without the queue and its GTask. */
+  if (self->busy || !g_queue_is_empty (&self->waiters) || !self->secrets_loaded)
+    return NULL;
+  if (g_strcmp0 (self->config.flow, "authorization_code") == 0 &&
+      self->state != BURSAR_ACCOUNT_STATE_READY)
+    return NULL;
+  if (!cached_token_valid (self, MAX (min_valid, default_min_valid (self))))
+    return NULL;
+  return token_info_from_cache (self);
+}
+
 static guint
 default_min_valid (BursarAccount *self)
 {

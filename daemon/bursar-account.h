@@ -120,6 +120,12 @@ gboolean bursar_account_refresh_if_due (BursarAccount *self);
 BursarTokenInfo *bursar_account_get_token_finish (BursarAccount  *self,
                                                   GAsyncResult   *result,
                                                   GError        **error);
+/* The cached token, when bursar_account_get_token_async() with @min_valid
+ * and no @force would answer it from the cache at once: secrets in memory,
+ * nobody queued, no keyring read, token request or keyring write running
+ * (whose result the caller must then share). NULL otherwise. */
+BursarTokenInfo *bursar_account_peek_token (BursarAccount *self,
+                                            guint          min_valid);
 /* The API request headers for @token: Authorization in the provider's
  * scheme plus provider headers. (a{ss}) */
 GVariant *bursar_account_build_headers (BursarAccount *self,

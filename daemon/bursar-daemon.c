@@ -48,6 +48,8 @@ struct _BursarDaemon
   BursarAccountStore *account_store;       /* (owned) */
   GHashTable *accounts;                    /* (owned) id → BursarAccount */
   GHashTable *callers;                     /* (owned) unique name → Caller */
+  GHashTable *pending_callers;             /* (owned) unique name → CallerLookup
+                                            * whose credentials are being asked */
   BursarNotifier *notifier;                /* (owned) */
   GNetworkMonitor *network_monitor;        /* (owned) */
   gboolean online;
@@ -70,6 +72,7 @@ typedef struct
   char *exe;
   char *app_id;        /* Flatpak app id; NULL outside a sandbox */
   gboolean unknown;    /* could not be identified: treated as sandboxed */
+  char *description;   /* for the hand-out log: name, pid, exe, app */
 } Caller;
 
 static void
@@ -77,6 +80,7 @@ caller_free (Caller *caller)
 {
   g_free (caller->exe);
   g_free (caller->app_id);
+  g_free (caller->description);
   g_free (caller);
 }
 
@@ -151,6 +155,7 @@ bursar_daemon_finalize (GObject *object)
   BursarDaemon *self = BURSAR_DAEMON (object);
 
   g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->pending_callers, g_hash_table_unref);
 
   G_OBJECT_CLASS (bursar_daemon_parent_class)->finalize (object);
 }
@@ -173,6 +178,8 @@ bursar_daemon_init (BursarDaemon *self)
   self->accounts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->callers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                          (GDestroyNotify) caller_free);
+  /* Keys are owned by the CallerLookup values, which free themselves. */
+  self->pending_callers = g_hash_table_new (g_str_hash, g_str_equal);
   self->cancellable = g_cancellable_new ();
 }
 
@@ -275,27 +282,53 @@ caller_dispatch (CallerCheck  *check,
   check->continuation (check->self, check->invocation, caller, check->data);
 }
 
+/* One GetConnectionCredentials in flight per unknown caller: the checks
+ * of every call that caller makes meanwhile wait for its answer (a burst
+ * of calls on a new connection asks the bus once, not once per call). */
+typedef struct
+{
+  BursarDaemon *self;  /* (owned) */
+  char *sender;        /* (owned) */
+  GPtrArray *checks;   /* (owned) (element-type CallerCheck) */
+} CallerLookup;
+
+static void
+caller_lookup_free (CallerLookup *lookup)
+{
+  g_clear_object (&lookup->self);
+  g_free (lookup->sender);
+  g_ptr_array_unref (lookup->checks);
+  g_free (lookup);
+}
+
 static void
 credentials_cb (GObject      *source,
                 GAsyncResult *result,
                 gpointer      user_data)
 {
-  CallerCheck *check = user_data;
+  CallerLookup *lookup = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GVariant) dict = NULL;
   Caller *caller;
-  const char *sender = g_dbus_method_invocation_get_sender (check->invocation);
+  const char *sender = lookup->sender;
   guint32 value;
 
+  if (sender != NULL)
+    g_hash_table_remove (lookup->self->pending_callers, sender);
   reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
   if (reply == NULL)
     {
       g_message ("Could not identify caller %s: %s", sender, error->message);
-      g_dbus_method_invocation_return_error_literal (check->invocation, BURSAR_ERROR,
-                                                     BURSAR_ERROR_ACCESS_DENIED,
-                                                     _("The caller could not be identified."));
-      caller_check_free (check);
+      for (guint i = 0; i < lookup->checks->len; i++)
+        {
+          CallerCheck *check = g_ptr_array_index (lookup->checks, i);
+
+          g_dbus_method_invocation_return_error_literal (check->invocation, BURSAR_ERROR,
+                                                         BURSAR_ERROR_ACCESS_DENIED,
+                                                         _("The caller could not be identified."));
+        }
+      caller_lookup_free (lookup);
       return;
     }
 
@@ -312,13 +345,17 @@ credentials_cb (GObject      *source,
       caller->exe = g_file_read_link (link, NULL);
     }
   caller_identify_app (caller);
+  caller->description = g_strdup_printf ("%s (pid %u, %s, %s)", sender, caller->pid,
+                                         caller->exe != NULL ? caller->exe : "?",
+                                         caller_describe_app (caller));
 
-  if (g_hash_table_size (check->self->callers) >= CALLER_CACHE_MAX)
-    g_hash_table_remove_all (check->self->callers);
-  g_hash_table_replace (check->self->callers, g_strdup (sender), caller);
+  if (g_hash_table_size (lookup->self->callers) >= CALLER_CACHE_MAX)
+    g_hash_table_remove_all (lookup->self->callers);
+  g_hash_table_replace (lookup->self->callers, g_strdup (sender), caller);
 
-  caller_dispatch (check, caller);
-  caller_check_free (check);
+  for (guint i = 0; i < lookup->checks->len; i++)
+    caller_dispatch (g_ptr_array_index (lookup->checks, i), caller);
+  caller_lookup_free (lookup);
 }
 
 static void
@@ -331,6 +368,7 @@ check_caller (BursarDaemon          *self,
   CallerCheck *check = g_new0 (CallerCheck, 1);
   const char *sender = g_dbus_method_invocation_get_sender (invocation);
   const Caller *cached = sender != NULL ? g_hash_table_lookup (self->callers, sender) : NULL;
+  CallerLookup *lookup;
 
   check->self = g_object_ref (self);
   check->invocation = g_object_ref (invocation);
@@ -345,11 +383,25 @@ check_caller (BursarDaemon          *self,
       return;
     }
 
+  lookup = sender != NULL ? g_hash_table_lookup (self->pending_callers, sender) : NULL;
+  if (lookup != NULL)
+    {
+      g_ptr_array_add (lookup->checks, check);
+      return;
+    }
+
+  lookup = g_new0 (CallerLookup, 1);
+  lookup->self = g_object_ref (self);
+  lookup->sender = g_strdup (sender);
+  lookup->checks = g_ptr_array_new_with_free_func ((GDestroyNotify) caller_check_free);
+  g_ptr_array_add (lookup->checks, check);
+  if (lookup->sender != NULL)
+    g_hash_table_insert (self->pending_callers, lookup->sender, lookup);
   g_dbus_connection_call (self->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                           "org.freedesktop.DBus", "GetConnectionCredentials",
                           g_variant_new ("(s)", sender), G_VARIANT_TYPE ("(a{sv})"),
                           G_DBUS_CALL_FLAGS_NONE, 10000, self->cancellable,
-                          credentials_cb, check);
+                          credentials_cb, lookup);
 }
 
 /* --- options ---------------------------------------------------------- */
@@ -474,6 +526,35 @@ static gboolean handle_remove (BursarDBusAccount *, GDBusMethodInvocation *, gpo
 static gboolean handle_allow_app (BursarDBusAccount *, GDBusMethodInvocation *, const char *, gpointer);
 static gboolean handle_deny_app (BursarDBusAccount *, GDBusMethodInvocation *, const char *, gpointer);
 
+/* Copies @name from the account to its skeleton. */
+static void
+sync_property (BursarAccount     *account,
+               BursarDBusAccount *skeleton,
+               const char        *name)
+{
+  GParamSpec *pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (account), name);
+  g_auto(GValue) value = G_VALUE_INIT;
+
+  g_value_init (&value, pspec->value_type);
+  g_object_get_property (G_OBJECT (account), name, &value);
+  g_object_set_property (G_OBJECT (skeleton), name, &value);
+}
+
+/* One "notify" handler per account rather than a GBinding per property:
+ * the same one-way copy, at a tenth of the memory (figure 4 of issue 5). */
+static void
+account_notify_cb (BursarAccount     *account,
+                   GParamSpec        *pspec,
+                   BursarDBusAccount *skeleton)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (account_properties); i++)
+    if (g_str_equal (pspec->name, account_properties[i]))
+      {
+        sync_property (account, skeleton, account_properties[i]);
+        return;
+      }
+}
+
 static char *
 account_path (const char *id)
 {
@@ -489,8 +570,9 @@ export_account (BursarDaemon  *self,
   g_autoptr(BursarDBusAccount) skeleton = bursar_dbus_account_skeleton_new ();
 
   for (guint i = 0; i < G_N_ELEMENTS (account_properties); i++)
-    g_object_bind_property (account, account_properties[i], skeleton, account_properties[i],
-                            G_BINDING_SYNC_CREATE);
+    sync_property (account, skeleton, account_properties[i]);
+  /* Disconnected when the skeleton goes (it holds the account, below). */
+  g_signal_connect_object (account, "notify", G_CALLBACK (account_notify_cb), skeleton, 0);
 
   /* The account is the handlers' user data; the skeleton lives no longer
    * than the account's entry in the table (see unexport_account()). */
@@ -568,6 +650,46 @@ expires_in (gint64 expires_at)
   return (gint32) CLAMP (expires_at - now, 1, G_MAXINT32);
 }
 
+/* Answers @invocation with @info and logs the hand-out. */
+static void
+return_token (GDBusMethodInvocation *invocation,
+              BursarAccount         *account,
+              TokenReply             reply,
+              const char            *caller,
+              BursarTokenInfo       *info)
+{
+  /* Every hand-out is logged; the check only saves formatting a line the
+   * default writer would drop (no --verbose, no G_MESSAGES_DEBUG). */
+  if (!g_log_writer_default_would_drop (G_LOG_LEVEL_INFO, G_LOG_DOMAIN))
+    g_info ("Token of account %s handed to %s", bursar_account_get_id (account), caller);
+
+  if (reply == TOKEN_REPLY_SHORT)
+    {
+      g_dbus_method_invocation_return_value (invocation,
+                                             g_variant_new ("(si)", info->access_token,
+                                                            expires_in (info->expires_at)));
+    }
+  else
+    {
+      g_auto(GVariantDict) dict;
+      const char * const empty[] = { NULL };
+
+      g_variant_dict_init (&dict, NULL);
+      g_variant_dict_insert (&dict, "expires_in", "i", expires_in (info->expires_at));
+      g_variant_dict_insert (&dict, "expires_at", "x", info->expires_at);
+      g_variant_dict_insert (&dict, "token_type", "s", info->token_type);
+      g_variant_dict_insert_value (&dict, "scopes",
+                                   g_variant_new_strv (info->scopes != NULL
+                                                       ? (const char * const *) info->scopes
+                                                       : empty, -1));
+      g_variant_dict_insert_value (&dict, "headers",
+                                   bursar_account_build_headers (account, info->access_token));
+      g_dbus_method_invocation_return_value (invocation,
+                                             g_variant_new ("(s@a{sv})", info->access_token,
+                                                            g_variant_dict_end (&dict)));
+    }
+}
+
 static void
 token_cb (GObject      *source,
           GAsyncResult *result,
@@ -588,33 +710,7 @@ token_cb (GObject      *source,
       return;
     }
 
-  g_info ("Token of account %s handed to %s", bursar_account_get_id (call->account), call->caller);
-
-  if (call->reply == TOKEN_REPLY_SHORT)
-    {
-      g_dbus_method_invocation_return_value (call->invocation,
-                                             g_variant_new ("(si)", info->access_token,
-                                                            expires_in (info->expires_at)));
-    }
-  else
-    {
-      g_auto(GVariantDict) dict;
-      const char * const empty[] = { NULL };
-
-      g_variant_dict_init (&dict, NULL);
-      g_variant_dict_insert (&dict, "expires_in", "i", expires_in (info->expires_at));
-      g_variant_dict_insert (&dict, "expires_at", "x", info->expires_at);
-      g_variant_dict_insert (&dict, "token_type", "s", info->token_type);
-      g_variant_dict_insert_value (&dict, "scopes",
-                                   g_variant_new_strv (info->scopes != NULL
-                                                       ? (const char * const *) info->scopes
-                                                       : empty, -1));
-      g_variant_dict_insert_value (&dict, "headers",
-                                   bursar_account_build_headers (call->account, info->access_token));
-      g_dbus_method_invocation_return_value (call->invocation,
-                                             g_variant_new ("(s@a{sv})", info->access_token,
-                                                            g_variant_dict_end (&dict)));
-    }
+  return_token (call->invocation, call->account, call->reply, call->caller, info);
   token_call_free (call);
 }
 
@@ -626,14 +722,26 @@ start_token_call (BursarAccount         *account,
                   guint                  min_valid,
                   gboolean               force)
 {
-  TokenCall *call = g_new0 (TokenCall, 1);
+  TokenCall *call;
 
+  /* A valid cached token with nothing in flight is answered at once,
+   * without the queue's GTask and its extra main-loop iteration. */
+  if (!force)
+    {
+      g_autoptr(BursarTokenInfo) info = bursar_account_peek_token (account, min_valid);
+
+      if (info != NULL)
+        {
+          return_token (invocation, account, reply, caller->description, info);
+          return;
+        }
+    }
+
+  call = g_new0 (TokenCall, 1);
   call->invocation = g_object_ref (invocation);
   call->account = g_object_ref (account);
   call->reply = reply;
-  call->caller = g_strdup_printf ("%s (pid %u, %s, %s)", g_dbus_method_invocation_get_sender (invocation),
-                                  caller->pid, caller->exe != NULL ? caller->exe : "?",
-                                  caller_describe_app (caller));
+  call->caller = g_strdup (caller->description);
   bursar_account_get_token_async (account, min_valid, force, NULL, token_cb, call);
 }
 
