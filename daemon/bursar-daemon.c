@@ -34,6 +34,7 @@
 #define MAX_STRING_ARG 8192
 #define MAX_SCOPES 64
 #define CALLER_CACHE_MAX 512
+#define ANNOUNCED_MAX 4096
 
 struct _BursarDaemon
 {
@@ -48,6 +49,8 @@ struct _BursarDaemon
   BursarAccountStore *account_store;       /* (owned) */
   GHashTable *accounts;                    /* (owned) id → BursarAccount */
   GHashTable *callers;                     /* (owned) unique name → Caller */
+  GHashTable *announced;                   /* (owned) set of "name\naccount":
+                                            * hand-outs already in the log */
   GHashTable *pending_callers;             /* (owned) unique name → CallerLookup
                                             * whose credentials are being asked */
   BursarNotifier *notifier;                /* (owned) */
@@ -145,6 +148,7 @@ bursar_daemon_dispose (GObject *object)
   g_clear_object (&self->account_store);
   g_clear_object (&self->connection);
   g_clear_pointer (&self->callers, g_hash_table_unref);
+  g_clear_pointer (&self->announced, g_hash_table_unref);
 
   G_OBJECT_CLASS (bursar_daemon_parent_class)->dispose (object);
 }
@@ -178,6 +182,7 @@ bursar_daemon_init (BursarDaemon *self)
   self->accounts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->callers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                          (GDestroyNotify) caller_free);
+  self->announced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   /* Keys are owned by the CallerLookup values, which free themselves. */
   self->pending_callers = g_hash_table_new (g_str_hash, g_str_equal);
   self->cancellable = g_cancellable_new ();
@@ -623,6 +628,7 @@ typedef enum
 
 typedef struct
 {
+  BursarDaemon *self;                /* (owned) */
   GDBusMethodInvocation *invocation; /* (owned) */
   BursarAccount *account;            /* (owned) */
   TokenReply reply;
@@ -632,6 +638,7 @@ typedef struct
 static void
 token_call_free (TokenCall *call)
 {
+  g_clear_object (&call->self);
   g_clear_object (&call->invocation);
   g_clear_object (&call->account);
   g_free (call->caller);
@@ -650,18 +657,43 @@ expires_in (gint64 expires_at)
   return (gint32) CLAMP (expires_at - now, 1, G_MAXINT32);
 }
 
+/* Every hand-out is logged. The first one of an account to a bus
+ * connection goes to the journal (g_message), so the default log says
+ * which programs got which account's tokens; the repeats (apps ask before
+ * every request) are info lines, shown with --verbose. */
+static void
+log_hand_out (BursarDaemon          *self,
+              GDBusMethodInvocation *invocation,
+              BursarAccount         *account,
+              const char            *caller)
+{
+  const char *id = bursar_account_get_id (account);
+  g_autofree char *key = g_strconcat (g_dbus_method_invocation_get_sender (invocation), "\n",
+                                      id, NULL);
+
+  if (!g_hash_table_contains (self->announced, key))
+    {
+      if (g_hash_table_size (self->announced) >= ANNOUNCED_MAX)
+        g_hash_table_remove_all (self->announced);
+      g_hash_table_add (self->announced, g_steal_pointer (&key));
+      g_message ("Token of account %s handed to %s", id, caller);
+    }
+  /* The check only saves formatting a line the default writer would drop
+   * (no --verbose, no G_MESSAGES_DEBUG). */
+  else if (!g_log_writer_default_would_drop (G_LOG_LEVEL_INFO, G_LOG_DOMAIN))
+    g_info ("Token of account %s handed to %s", id, caller);
+}
+
 /* Answers @invocation with @info and logs the hand-out. */
 static void
-return_token (GDBusMethodInvocation *invocation,
+return_token (BursarDaemon          *self,
+              GDBusMethodInvocation *invocation,
               BursarAccount         *account,
               TokenReply             reply,
               const char            *caller,
               BursarTokenInfo       *info)
 {
-  /* Every hand-out is logged; the check only saves formatting a line the
-   * default writer would drop (no --verbose, no G_MESSAGES_DEBUG). */
-  if (!g_log_writer_default_would_drop (G_LOG_LEVEL_INFO, G_LOG_DOMAIN))
-    g_info ("Token of account %s handed to %s", bursar_account_get_id (account), caller);
+  log_hand_out (self, invocation, account, caller);
 
   if (reply == TOKEN_REPLY_SHORT)
     {
@@ -710,12 +742,13 @@ token_cb (GObject      *source,
       return;
     }
 
-  return_token (call->invocation, call->account, call->reply, call->caller, info);
+  return_token (call->self, call->invocation, call->account, call->reply, call->caller, info);
   token_call_free (call);
 }
 
 static void
-start_token_call (BursarAccount         *account,
+start_token_call (BursarDaemon          *self,
+                  BursarAccount         *account,
                   GDBusMethodInvocation *invocation,
                   const Caller          *caller,
                   TokenReply             reply,
@@ -732,12 +765,13 @@ start_token_call (BursarAccount         *account,
 
       if (info != NULL)
         {
-          return_token (invocation, account, reply, caller->description, info);
+          return_token (self, invocation, account, reply, caller->description, info);
           return;
         }
     }
 
   call = g_new0 (TokenCall, 1);
+  call->self = g_object_ref (self);
   call->invocation = g_object_ref (invocation);
   call->account = g_object_ref (account);
   call->reply = reply;
@@ -751,7 +785,7 @@ do_get_access_token (BursarDaemon          *self,
                      const Caller          *caller,
                      gpointer               data)
 {
-  start_token_call (data, invocation, caller, TOKEN_REPLY_SHORT, BURSAR_ACCOUNT_MIN_VALID, FALSE);
+  start_token_call (self, data, invocation, caller, TOKEN_REPLY_SHORT, BURSAR_ACCOUNT_MIN_VALID, FALSE);
 }
 
 static void
@@ -760,7 +794,7 @@ do_refresh (BursarDaemon          *self,
             const Caller          *caller,
             gpointer               data)
 {
-  start_token_call (data, invocation, caller, TOKEN_REPLY_SHORT, BURSAR_ACCOUNT_MIN_VALID, TRUE);
+  start_token_call (self, data, invocation, caller, TOKEN_REPLY_SHORT, BURSAR_ACCOUNT_MIN_VALID, TRUE);
 }
 
 static void
@@ -788,7 +822,7 @@ do_get_token (BursarDaemon          *self,
                                                      _("Option “min_valid” is too large.")));
       return;
     }
-  start_token_call (data, invocation, caller, TOKEN_REPLY_FULL, min_valid, FALSE);
+  start_token_call (self, data, invocation, caller, TOKEN_REPLY_FULL, min_valid, FALSE);
 }
 
 static gboolean

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bursar-test-bus.h"
 #include "bursar-test-env.h"
@@ -515,6 +516,83 @@ call_sandboxed (Fixture     *f,
   return g_subprocess_get_exit_status (proc);
 }
 
+static guint
+count_occurrences (const char *text,
+                   const char *needle)
+{
+  guint n = 0;
+
+  for (const char *p = strstr (text, needle); p != NULL; p = strstr (p + 1, needle))
+    n++;
+  return n;
+}
+
+/* Every hand-out is logged with the caller; the first one of an account to
+ * a connection at message level (the journal keeps it without --verbose),
+ * the repeats at info level. */
+static void
+test_hand_out_log (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autofree char *path = bursar_test_add_ready_account (f->env);
+  g_autofree char *id = g_path_get_basename (path);
+  g_autoptr(GDBusConnection) other = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *repeat = NULL;
+  g_autofree char *from_other = NULL;
+  g_autofree char *pid = g_strdup_printf ("(pid %d, ", (int) getpid ());
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *token = bursar_test_get_access_token (f->env, path, NULL, &error);
+
+      g_assert_no_error (error);
+    }
+  other = g_dbus_connection_new_for_address_sync (bursar_test_env_get_bus_address (f->env),
+                                                  G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                  G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                  NULL, NULL, &error);
+  g_assert_no_error (error);
+  reply = g_dbus_connection_call_sync (other, "org.bursar.Bursar1", path, BURSAR_TEST_ACCOUNT_IFACE,
+                                       "GetAccessToken", NULL, G_VARIANT_TYPE ("(si)"),
+                                       G_DBUS_CALL_FLAGS_NONE, BURSAR_TEST_CALL_TIMEOUT_MS,
+                                       NULL, &error);
+  g_assert_no_error (error);
+
+  repeat = g_strdup_printf ("Token of account %s handed to %s %s",
+                            id, g_dbus_connection_get_unique_name (f->bus), pid);
+  from_other = g_strdup_printf ("Token of account %s handed to %s %s",
+                                id, g_dbus_connection_get_unique_name (other), pid);
+  log = bursar_test_env_daemon_log (f->env);
+  /* Three hand-outs on the test's connection, one on the other. */
+  g_assert_cmpuint (count_occurrences (log, repeat), ==, 3);
+  g_assert_cmpuint (count_occurrences (log, from_other), ==, 1);
+  {
+    g_auto(GStrv) lines = g_strsplit (log, "\n", -1);
+    guint messages = 0, infos = 0, other_messages = 0;
+
+    for (guint i = 0; lines[i] != NULL; i++)
+      {
+        if (strstr (lines[i], repeat) != NULL)
+          {
+            if (g_str_has_prefix (lines[i], "bursar-Message:"))
+              messages++;
+            else if (g_str_has_prefix (lines[i], "bursar-INFO:"))
+              infos++;
+          }
+        if (strstr (lines[i], from_other) != NULL && g_str_has_prefix (lines[i], "bursar-Message:"))
+          other_messages++;
+      }
+    g_assert_cmpuint (messages, ==, 1);
+    g_assert_cmpuint (infos, ==, 2);
+    g_assert_cmpuint (other_messages, ==, 1);
+  }
+  g_dbus_connection_close_sync (other, NULL, NULL);
+}
+
 static void
 test_flatpak_allow_list (Fixture       *f,
                          gconstpointer  data)
@@ -597,6 +675,7 @@ main (int   argc,
   ADD ("replace", test_replace);
   ADD ("reauthorization-notification", test_reauthorization_notification);
   ADD ("flatpak-allow-list", test_flatpak_allow_list);
+  ADD ("hand-out-log", test_hand_out_log);
 
   return g_test_run ();
 }
