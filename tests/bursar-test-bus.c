@@ -219,6 +219,7 @@ bursar_test_authorize_and_wait (BursarTestEnv *env,
   g_autofree char *url = bursar_test_authorize (env, path, options, &error);
 
   g_assert_no_error (error);
+  g_assert_nonnull (url);
   return bursar_test_wait_state_leaves (env, path, "authorizing");
 }
 

@@ -540,7 +540,6 @@ test_hand_out_log (Fixture       *f,
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = NULL;
   g_autofree char *log = NULL;
-  g_autofree char *first = NULL;
   g_autofree char *repeat = NULL;
   g_autofree char *from_other = NULL;
   g_autofree char *pid = g_strdup_printf ("(pid %d, ", (int) getpid ());
@@ -550,6 +549,7 @@ test_hand_out_log (Fixture       *f,
       g_autofree char *token = bursar_test_get_access_token (f->env, path, NULL, &error);
 
       g_assert_no_error (error);
+      g_assert_nonnull (token);
     }
   other = g_dbus_connection_new_for_address_sync (bursar_test_env_get_bus_address (f->env),
                                                   G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
