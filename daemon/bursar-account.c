@@ -16,6 +16,7 @@
 
 #include "bursar-account.h"
 #include "bursar-auth-flow.h"
+#include "bursar-browser.h"
 #include "bursar-error.h"
 #include "bursar-json.h"
 #include "bursar-jwt.h"
@@ -1677,7 +1678,7 @@ browser_launched_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
 
   /* Not fatal: the URL was returned to the caller, who can open it. */
-  if (!g_app_info_launch_default_for_uri_finish (result, &error))
+  if (!bursar_browser_open_finish (result, &error))
     g_message ("Account %s: could not open a web browser: %s", self->id, error->message);
 }
 
@@ -1781,10 +1782,8 @@ flow_started_cb (GObject      *source,
   g_message ("Account %s: authorization started%s", self->id,
              open_browser ? ", opening the web browser" : "");
   if (open_browser)
-    g_app_info_launch_default_for_uri_async (url,
-                                             NULL, /* launch context */
-                                             self->cancellable, browser_launched_cb,
-                                             g_object_ref (self));
+    bursar_browser_open_async (url, self->cancellable, browser_launched_cb,
+                               g_object_ref (self));
   g_task_return_pointer (task, g_steal_pointer (&url), g_free);
 }
 

@@ -429,6 +429,120 @@ test_reauthorization_notification (Fixture       *f,
   g_free (server.last_body);
 }
 
+/* --- the browser starts outside our sandbox ------------------------- */
+
+/* A stand-in xdg-desktop-portal: it records OpenURI calls and answers
+ * with a request handle, and the test opens the browser in its place
+ * when it chooses, as the real portal does from outside bursard's unit. */
+typedef struct
+{
+  guint open_uri_calls;
+  char *parent_window;
+  char *uri;
+  guint n_options;
+} PortalServer;
+
+static const char portal_xml[] =
+  "<node><interface name='org.freedesktop.portal.OpenURI'>"
+  "<method name='OpenURI'><arg type='s' direction='in'/><arg type='s' direction='in'/>"
+  "<arg type='a{sv}' direction='in'/><arg type='o' direction='out'/></method>"
+  "</interface></node>";
+
+static void
+portal_method (GDBusConnection       *connection,
+               const char            *sender,
+               const char            *path,
+               const char            *iface,
+               const char            *method,
+               GVariant              *params,
+               GDBusMethodInvocation *invocation,
+               gpointer               user_data)
+{
+  PortalServer *server = user_data;
+  g_autoptr(GVariant) options = NULL;
+
+  g_assert_cmpstr (method, ==, "OpenURI");
+  server->open_uri_calls++;
+  g_clear_pointer (&server->parent_window, g_free);
+  g_clear_pointer (&server->uri, g_free);
+  g_variant_get (params, "(ss@a{sv})", &server->parent_window, &server->uri, &options);
+  server->n_options = g_variant_n_children (options);
+  g_dbus_method_invocation_return_value (invocation,
+                                         g_variant_new ("(o)", "/org/freedesktop/portal/desktop/request/1_1/t"));
+}
+
+static void
+test_browser_through_portal (Fixture       *f,
+                             gconstpointer  data)
+{
+  PortalServer server = { 0 };
+  static const GDBusInterfaceVTable vtable = { portal_method, NULL, NULL, { 0 } };
+  g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (portal_xml, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) browser = NULL;
+  g_auto(GStrv) urls = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *state = NULL;
+  gboolean timed_out = FALSE;
+  gboolean settled = FALSE;
+  guint registration, owner, id;
+
+  registration = g_dbus_connection_register_object (f->bus, "/org/freedesktop/portal/desktop",
+                                                    info->interfaces[0], &vtable, &server,
+                                                    NULL, &error);
+  g_assert_no_error (error);
+  owner = g_bus_own_name_on_connection (f->bus, "org.freedesktop.portal.Desktop",
+                                        G_BUS_NAME_OWNER_FLAGS_NONE, NULL, NULL, NULL, NULL);
+
+  /* Authorize returns at once; the portal call is answered as this
+   * thread's main context runs. */
+  path = bursar_test_add_oidc_account (f->env, "test-secret-CANARY");
+  url = bursar_test_authorize (f->env, path, NULL /* options */, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (url);
+
+  id = g_timeout_add_seconds (BURSAR_TEST_WAIT_SECONDS, bursar_test_timeout_cb, &timed_out);
+  while (server.open_uri_calls == 0 && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (timed_out);
+  g_source_remove (id);
+  g_assert_cmpuint (server.open_uri_calls, ==, 1);
+  g_assert_cmpstr (server.uri, ==, url);
+  g_assert_cmpstr (server.parent_window, ==, "");
+  g_assert_cmpuint (server.n_options, ==, 0);
+
+  /* The portal has not opened the browser yet: nothing else does — not
+   * bursard as its own child — and the account waits. */
+  g_timeout_add (1000, bursar_test_timeout_cb, &settled);
+  while (!settled)
+    g_main_context_iteration (NULL, TRUE);
+  urls = bursar_test_env_browser_urls (f->env);
+  g_assert_cmpuint (g_strv_length (urls), ==, 0);
+  state = bursar_test_get_string_property (f->env, path, "State");
+  g_assert_cmpstr (state, ==, "authorizing");
+  g_clear_pointer (&state, g_free);
+  g_clear_pointer (&urls, g_strfreev);
+
+  /* Now the portal opens the desktop's browser, outside the daemon. */
+  browser = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error,
+                              g_getenv ("BURSAR_TEST_BROWSER"), server.uri, NULL);
+  g_assert_no_error (error);
+  g_subprocess_wait_check (browser, NULL /* cancellable */, &error);
+  g_assert_no_error (error);
+  state = bursar_test_wait_state_leaves (f->env, path, "authorizing");
+  g_assert_cmpstr (state, ==, "ready");
+  urls = bursar_test_env_browser_urls (f->env);
+  g_assert_cmpuint (g_strv_length (urls), ==, 1);
+  g_assert_cmpstr (urls[0], ==, url);
+  g_assert_cmpuint (server.open_uri_calls, ==, 1);
+
+  g_bus_unown_name (owner);
+  g_dbus_connection_unregister_object (f->bus, registration);
+  g_free (server.parent_window);
+  g_free (server.uri);
+}
+
 /* --- sandboxed callers ------------------------------------------------ */
 
 #define FLATPAK_INSTANCE_ID "1804289383"
@@ -674,6 +788,7 @@ main (int   argc,
   ADD ("keyring-restarted-keeps-rotation", test_keyring_restarted_keeps_rotation);
   ADD ("replace", test_replace);
   ADD ("reauthorization-notification", test_reauthorization_notification);
+  ADD ("browser-through-portal", test_browser_through_portal);
   ADD ("flatpak-allow-list", test_flatpak_allow_list);
   ADD ("hand-out-log", test_hand_out_log);
 
