@@ -188,14 +188,30 @@ if want asan || want fuzz; then
       # shellcheck disable=SC2086
       run_meson_tests asan-integration "$asan_build" --timeout-multiplier $multiplier_asan $integ
     ) || status=1
+    # clang 14's LeakSanitizer now and then crashes in its own tracer
+    # ("Tracer caught signal 11") while scanning glibc's dynamic TLS at
+    # exit (about once in a few hundred sanitized bursard runs here); such
+    # a report holds no finding, only that the leak scan could not run. It
+    # is shown and counted, and fails the stage only when it is not alone
+    # or not rare.
+    tracer_crashes=0
     for f in "$work"/asan-bursard/bursard.*; do
       [ -e "$f" ] || continue
       if [ -s "$f" ]; then
         echo "bursard sanitizer report $f:"
         cat "$f"
-        status=1
+        if grep -q "Tracer caught signal" "$f" &&
+           ! grep -Eq "ERROR: (AddressSanitizer|LeakSanitizer: detected)|runtime error" "$f"; then
+          tracer_crashes=$((tracer_crashes + 1))
+        else
+          status=1
+        fi
       fi
     done
+    if [ $tracer_crashes -gt 0 ]; then
+      echo "asan: LeakSanitizer's tracer crashed in $tracer_crashes bursard run(s) (no finding; see above)"
+      [ $tracer_crashes -le 2 ] || status=1
+    fi
   fi
   stage_end $status
 fi
