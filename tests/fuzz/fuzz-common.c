@@ -75,7 +75,11 @@ server_cb (SoupServer        *srv,
   gsize len = 0;
   const char *body = answer_body != NULL ? g_bytes_get_data (answer_body, &len) : NULL;
 
-  /* Drain the request so the connection can be reused. */
+  /* One connection per answer: the client drops a connection whose
+   * answer it refused (bounded read, bad framing), and the server side of
+   * such a connection was left in CLOSE_WAIT, one descriptor per
+   * execution, until a long run ran out of them. */
+  soup_message_headers_replace (headers, "Connection", "close");
   soup_server_message_set_status (msg, answer_status, NULL);
   if (answer_retry_after != NULL)
     soup_message_headers_replace (headers, "Retry-After", answer_retry_after);
