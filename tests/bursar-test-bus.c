@@ -383,3 +383,14 @@ bursar_test_keyring_item (const char *account_path)
   g_assert_no_error (error);
   return value;
 }
+
+guint
+bursar_test_count_occurrences (const char *text,
+                               const char *needle)
+{
+  guint n = 0;
+
+  for (const char *p = strstr (text, needle); p != NULL; p = strstr (p + 1, needle))
+    n++;
+  return n;
+}

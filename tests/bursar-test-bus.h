@@ -136,4 +136,8 @@ guint bursar_test_api_get (const char  *url,
 /* The keyring item of the account at @account_path, NULL if none. */
 SecretValue *bursar_test_keyring_item (const char *account_path);
 
+/* How often @needle occurs in @text (a daemon log, say). */
+guint bursar_test_count_occurrences (const char *text,
+                                     const char *needle);
+
 G_END_DECLS

@@ -630,17 +630,6 @@ call_sandboxed (Fixture     *f,
   return g_subprocess_get_exit_status (proc);
 }
 
-static guint
-count_occurrences (const char *text,
-                   const char *needle)
-{
-  guint n = 0;
-
-  for (const char *p = strstr (text, needle); p != NULL; p = strstr (p + 1, needle))
-    n++;
-  return n;
-}
-
 /* Every hand-out is logged with the caller; the first one of an account to
  * a connection at message level (the journal keeps it without --verbose),
  * the repeats at info level. */
@@ -682,8 +671,8 @@ test_hand_out_log (Fixture       *f,
                                 id, g_dbus_connection_get_unique_name (other), pid);
   log = bursar_test_env_daemon_log (f->env);
   /* Three hand-outs on the test's connection, one on the other. */
-  g_assert_cmpuint (count_occurrences (log, repeat), ==, 3);
-  g_assert_cmpuint (count_occurrences (log, from_other), ==, 1);
+  g_assert_cmpuint (bursar_test_count_occurrences (log, repeat), ==, 3);
+  g_assert_cmpuint (bursar_test_count_occurrences (log, from_other), ==, 1);
   {
     g_auto(GStrv) lines = g_strsplit (log, "\n", -1);
     guint messages = 0, infos = 0, other_messages = 0;

@@ -249,17 +249,6 @@ fixture_teardown (Fixture       *f,
   g_clear_pointer (&f->nm, fake_nm_free);
 }
 
-static guint
-count_lines (const char *text,
-             const char *needle)
-{
-  guint n = 0;
-
-  for (const char *p = strstr (text, needle); p != NULL; p = strstr (p + 1, needle))
-    n++;
-  return n;
-}
-
 /* Waits (bounded) until the daemon has logged @needle @count times: the
  * daemon has seen the network change. */
 static void
@@ -273,7 +262,7 @@ wait_log_count (Fixture    *f,
     {
       g_autofree char *log = bursar_test_env_daemon_log (f->env);
 
-      if (count_lines (log, needle) >= count)
+      if (bursar_test_count_occurrences (log, needle) >= count)
         return;
       g_usleep (20 * 1000);
     }
@@ -305,8 +294,8 @@ static void
 go_offline_and_back (Fixture *f)
 {
   g_autofree char *log = bursar_test_env_daemon_log (f->env);
-  guint offline = count_lines (log, "Network offline");
-  guint online = count_lines (log, "Network online");
+  guint offline = bursar_test_count_occurrences (log, "Network offline");
+  guint online = bursar_test_count_occurrences (log, "Network online");
 
   fake_nm_set_online (f->nm, FALSE);
   wait_log_count (f, "Network offline", offline + 1);
