@@ -86,6 +86,13 @@ enum
 
 static GParamSpec *properties[N_PROPS];
 
+enum
+{
+  SIGNAL_TOKEN_CACHE_CHANGED,
+  N_SIGNALS
+};
+static guint signals[N_SIGNALS];
+
 G_DEFINE_TYPE (BursarAccount, bursar_account, G_TYPE_OBJECT)
 
 typedef struct
@@ -256,6 +263,13 @@ bursar_account_class_init (BursarAccountClass *klass)
   properties[PROP_ALLOWED_APPS] = g_param_spec_boxed ("allowed-apps", NULL, NULL, G_TYPE_STRV, flags);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /* What bursar_account_peek_token() would answer may have changed: a
+   * token request or keyring read is starting or queued, or the state
+   * moved. Holders of a copy of an earlier answer drop it. */
+  signals[SIGNAL_TOKEN_CACHE_CHANGED] =
+    g_signal_new ("token-cache-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -332,6 +346,7 @@ set_state (BursarAccount      *self,
 
   if (self->state != state)
     {
+      g_signal_emit (self, signals[SIGNAL_TOKEN_CACHE_CHANGED], 0);
       g_debug ("Account %s: %s → %s", self->id,
                bursar_account_state_to_string (self->state),
                bursar_account_state_to_string (state));
@@ -1152,6 +1167,8 @@ pump (BursarAccount *self)
 {
   GTask *task;
 
+  /* Every waiter and every request or keyring read goes through here. */
+  g_signal_emit (self, signals[SIGNAL_TOKEN_CACHE_CHANGED], 0);
   if (self->busy)
     return;
 
@@ -1273,6 +1290,14 @@ default_min_valid (BursarAccount *self)
 {
   return (guint) MAX ((gint64) BURSAR_ACCOUNT_MIN_VALID,
                       bursar_provider_get_expiry_margin (self->provider));
+}
+
+guint
+bursar_account_get_min_valid (BursarAccount *self)
+{
+  g_return_val_if_fail (BURSAR_IS_ACCOUNT (self), BURSAR_ACCOUNT_MIN_VALID);
+
+  return default_min_valid (self);
 }
 
 static void

@@ -120,6 +120,9 @@ gboolean bursar_account_refresh_if_due (BursarAccount *self);
 BursarTokenInfo *bursar_account_get_token_finish (BursarAccount  *self,
                                                   GAsyncResult   *result,
                                                   GError        **error);
+/* The least validity a token of this account is handed out with: the
+ * contract's 60 s, or more where the provider file asks for it. */
+guint bursar_account_get_min_valid (BursarAccount *self);
 /* The cached token, when bursar_account_get_token_async() with @min_valid
  * and no @force would answer it from the cache at once: secrets in memory,
  * nobody queued, no keyring read, token request or keyring write running

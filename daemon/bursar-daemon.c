@@ -23,6 +23,7 @@
 #include "bursar-caller.h"
 #include "bursar-daemon.h"
 #include "bursar-error.h"
+#include "bursar-fast-path.h"
 #include "bursar-generated.h"
 #include "bursar-http.h"
 #include "bursar-notifier.h"
@@ -53,6 +54,7 @@ struct _BursarDaemon
                                             * hand-outs already in the log */
   GHashTable *pending_callers;             /* (owned) unique name → CallerLookup
                                             * whose credentials are being asked */
+  BursarFastPath *fast_path;               /* (owned) repeats of cached answers */
   BursarNotifier *notifier;                /* (owned) */
   GNetworkMonitor *network_monitor;        /* (owned) */
   gboolean online;
@@ -133,6 +135,7 @@ bursar_daemon_dispose (GObject *object)
   BursarDaemon *self = BURSAR_DAEMON (object);
 
   g_cancellable_cancel (self->cancellable);
+  g_clear_pointer (&self->fast_path, bursar_fast_path_free);
   if (self->manager != NULL)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->manager));
   g_clear_object (&self->manager);
@@ -566,6 +569,28 @@ account_path (const char *id)
   return g_strconcat (BURSAR_DBUS_ACCOUNTS_PATH "/", id, NULL);
 }
 
+/* Whatever changed, the worker thread's copies of this account's answers
+ * go; the next call is answered (and offered again) by the main loop. */
+static void
+account_cache_changed_cb (BursarAccount *account,
+                          BursarDaemon  *self)
+{
+  g_autofree char *path = NULL;
+
+  if (self->fast_path == NULL)
+    return;
+  path = account_path (bursar_account_get_id (account));
+  bursar_fast_path_forget (self->fast_path, path);
+}
+
+static void
+account_changed_cb (BursarAccount *account,
+                    GParamSpec    *pspec,
+                    BursarDaemon  *self)
+{
+  account_cache_changed_cb (account, self);
+}
+
 static void
 export_account (BursarDaemon  *self,
                 BursarAccount *account)
@@ -578,6 +603,9 @@ export_account (BursarDaemon  *self,
     sync_property (account, skeleton, account_properties[i]);
   /* Disconnected when the skeleton goes (it holds the account, below). */
   g_signal_connect_object (account, "notify", G_CALLBACK (account_notify_cb), skeleton, 0);
+  g_signal_connect_object (account, "notify", G_CALLBACK (account_changed_cb), self, 0);
+  g_signal_connect_object (account, "token-cache-changed", G_CALLBACK (account_cache_changed_cb),
+                           self, 0);
 
   /* The account is the handlers' user data; the skeleton lives no longer
    * than the account's entry in the table (see unexport_account()). */
@@ -607,6 +635,8 @@ unexport_account (BursarDaemon  *self,
   g_autofree char *path = account_path (bursar_account_get_id (account));
 
   bursar_notifier_unwatch (self->notifier, account);
+  if (self->fast_path != NULL)
+    bursar_fast_path_forget (self->fast_path, path);
   g_dbus_object_manager_server_unexport (self->object_manager, path);
   bursar_account_store_remove (self->account_store, bursar_account_get_id (account));
   g_hash_table_remove (self->accounts, bursar_account_get_id (account));
@@ -766,6 +796,16 @@ start_token_call (BursarDaemon          *self,
       if (info != NULL)
         {
           return_token (self, invocation, account, reply, caller->description, info);
+          /* GetAccessToken() again from this connection, while the same
+           * token is good for it, needs nothing of the main loop. */
+          if (reply == TOKEN_REPLY_SHORT && self->fast_path != NULL)
+            bursar_fast_path_offer (self->fast_path,
+                                    g_dbus_method_invocation_get_object_path (invocation),
+                                    g_dbus_method_invocation_get_sender (invocation),
+                                    caller->description, info->access_token, info->expires_at,
+                                    info->expires_at == 0
+                                    ? G_MAXINT64
+                                    : info->expires_at - bursar_account_get_min_valid (account));
           return;
         }
     }
@@ -1713,6 +1753,8 @@ bursar_daemon_start (BursarDaemon  *self,
   if (!bursar_account_store_load (self->account_store, error))
     return FALSE;
 
+  self->fast_path = bursar_fast_path_new (self->connection, BURSAR_DBUS_ACCOUNTS_PATH,
+                                         bursar_dbus_account_interface_info ()->name);
   self->object_manager = g_dbus_object_manager_server_new (BURSAR_DBUS_PATH);
   self->manager = bursar_dbus_manager_skeleton_new ();
   bursar_dbus_manager_set_version (self->manager, PACKAGE_VERSION);

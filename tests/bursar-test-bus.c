@@ -100,6 +100,20 @@ bursar_test_timeout_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+GDBusConnection *
+bursar_test_new_connection (BursarTestEnv *env)
+{
+  g_autoptr(GError) error = NULL;
+  GDBusConnection *connection;
+
+  connection = g_dbus_connection_new_for_address_sync (bursar_test_env_get_bus_address (env),
+                                                       G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                       G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                       NULL, NULL, &error);
+  g_assert_no_error (error);
+  return connection;
+}
+
 void
 bursar_test_wait_pending (const guint *pending)
 {

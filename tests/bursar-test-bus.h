@@ -46,6 +46,9 @@ GVariant *bursar_test_call (BursarTestEnv  *env,
                             const char     *reply_type,
                             GError        **error);
 
+/* A further connection to the environment's bus: another app. */
+GDBusConnection *bursar_test_new_connection (BursarTestEnv *env);
+
 GVariant *bursar_test_get_property (BursarTestEnv *env,
                                     const char    *path,
                                     const char    *name);

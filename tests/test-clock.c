@@ -496,6 +496,8 @@ test_suspend (Fixture       *f,
   g_autofree char *path = NULL;
   g_auto(TokenReply) a = { 0 };
   g_auto(TokenReply) later = { 0 };
+  g_auto(TokenReply) a2 = { 0 };
+  g_auto(TokenReply) a3 = { 0 };
   g_auto(TokenReply) b = { 0 };
   g_auto(TokenReply) again = { 0 };
   gint64 before_authorize;
@@ -524,6 +526,14 @@ test_suspend (Fixture       *f,
              G_GINT64_FORMAT " s): libfaketime is not in effect", later.expires_in, f->offset);
   assert_expires_in_sane (&later);
   g_assert_cmpint (grant_count (f, "refresh_token"), ==, 0);
+  /* Asked twice more by the same connection, the second time answered
+   * from the daemon's copy (bursar-fast-path.c), which must check the
+   * wall clock too. */
+  short_call (f, path, "GetAccessToken", &a2);
+  short_call (f, path, "GetAccessToken", &a3);
+  assert_same_token (a2.token, a.token);
+  assert_same_token (a3.token, a.token);
+  g_assert_cmpint (a3.expires_in, <=, 600);
 
   /* The machine slept for two hours: A expired meanwhile, although no
    * monotonic time has passed since it was handed out. */

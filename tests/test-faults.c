@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -547,21 +548,18 @@ test_browser_through_portal (Fixture       *f,
 
 #define FLATPAK_INSTANCE_ID "1804289383"
 
-/* Runs `gdbus call` for @method on @path inside a bubblewrap sandbox built
- * the way `flatpak run` builds one: the instance's info file written to
+/* Starts @command inside a bubblewrap sandbox built the way `flatpak run`
+ * builds one: the instance's info file written to
  * $XDG_RUNTIME_DIR/.flatpak/ID/info on the host, a copy of it at
  * /.flatpak-info and the instance directory bound read-only at
  * /run/flatpak/.flatpak/ID. To the daemon a Flatpak app as the portal
  * sees one, and (from inside the unit's user namespace, where
- * /proc/PID/root is refused) as its mount table shows one. Returns the
- * exit status; @out_text gets stdout and stderr. */
-static int
-call_sandboxed (Fixture     *f,
-                const char  *app_id,
-                const char  *path,
-                const char  *method,
-                const char  *arg,
-                char       **out_text)
+ * /proc/PID/root is refused) as its mount table shows one. */
+static GSubprocess *
+spawn_sandboxed (Fixture            *f,
+                 const char         *app_id,
+                 const char * const *command,
+                 GSubprocessFlags    flags)
 {
   g_autofree char *instance_dir = g_build_filename (g_get_user_runtime_dir (), ".flatpak",
                                                     FLATPAK_INSTANCE_ID, NULL);
@@ -571,14 +569,12 @@ call_sandboxed (Fixture     *f,
                                            app_id);
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   int info_fd;
-  g_autofree char *full_method = g_strconcat ("org.bursar.Bursar1.Account.", method, NULL);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
   g_autofree char *socket_dir = NULL;
+  g_autofree char *command_dir = g_path_get_dirname (command[0]);
   const char *address = bursar_test_env_get_bus_address (f->env);
+  GSubprocess *proc;
 
   g_assert_cmpint (g_mkdir_with_parents (instance_dir, 0700), ==, 0);
   g_assert_true (g_file_set_contents (info_path, info, -1, NULL));
@@ -605,25 +601,49 @@ call_sandboxed (Fixture     *f,
       g_ptr_array_add (argv, socket_dir);
       g_ptr_array_add (argv, socket_dir);
     }
+  /* A command from the build tree (this test program) needs its directory. */
+  if (!g_str_has_prefix (command[0], "/usr/"))
+    {
+      g_ptr_array_add (argv, (gpointer) "--ro-bind");
+      g_ptr_array_add (argv, command_dir);
+      g_ptr_array_add (argv, command_dir);
+    }
   g_ptr_array_add (argv, (gpointer) "--setenv");
   g_ptr_array_add (argv, (gpointer) "DBUS_SESSION_BUS_ADDRESS");
   g_ptr_array_add (argv, (gpointer) address);
-  for (const char * const *a = (const char * const[]) {
-         "--", "/usr/bin/gdbus", "call", "--session", "--dest", "org.bursar.Bursar1",
-         "--object-path", NULL }; *a != NULL; a++)
+  g_ptr_array_add (argv, (gpointer) "--");
+  for (const char * const *a = command; *a != NULL; a++)
     g_ptr_array_add (argv, (gpointer) *a);
-  g_ptr_array_add (argv, (gpointer) path);
-  g_ptr_array_add (argv, (gpointer) "--method");
-  g_ptr_array_add (argv, full_method);
-  if (arg != NULL)
-    g_ptr_array_add (argv, (gpointer) arg);
   g_ptr_array_add (argv, NULL);
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  launcher = g_subprocess_launcher_new (flags);
   g_subprocess_launcher_take_fd (launcher, info_fd, 3);
   proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
+  return proc;
+}
+
+/* Runs `gdbus call` of @method (with @arg, if any) on @path in a sandbox
+ * that is, to the daemon, the Flatpak app @app_id (see spawn_sandboxed()).
+ * Returns the exit status; @out_text gets stdout and stderr. */
+static int
+call_sandboxed (Fixture     *f,
+                const char  *app_id,
+                const char  *path,
+                const char  *method,
+                const char  *arg,
+                char       **out_text)
+{
+  g_autofree char *full_method = g_strconcat ("org.bursar.Bursar1.Account.", method, NULL);
+  const char *command[] = { "/usr/bin/gdbus", "call", "--session", "--dest", "org.bursar.Bursar1",
+                            "--object-path", path, "--method", full_method, arg, NULL };
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  proc = spawn_sandboxed (f, app_id, command,
+                          G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, &err, &error);
   g_assert_no_error (error);
   *out_text = g_strconcat (out != NULL ? out : "", err != NULL ? err : "", NULL);
@@ -654,11 +674,7 @@ test_hand_out_log (Fixture       *f,
       g_assert_no_error (error);
       g_assert_nonnull (token);
     }
-  other = g_dbus_connection_new_for_address_sync (bursar_test_env_get_bus_address (f->env),
-                                                  G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                  G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                                  NULL, NULL, &error);
-  g_assert_no_error (error);
+  other = bursar_test_new_connection (f->env);
   reply = g_dbus_connection_call_sync (other, "org.bursar.Bursar1", path, BURSAR_TEST_ACCOUNT_IFACE,
                                        "GetAccessToken", NULL, G_VARIANT_TYPE ("(si)"),
                                        G_DBUS_CALL_FLAGS_NONE, BURSAR_TEST_CALL_TIMEOUT_MS,
@@ -756,10 +772,249 @@ test_flatpak_allow_list (Fixture       *f,
   }
 }
 
+/* --- repeated calls on one connection -------------------------------- */
+
+/* GetAccessToken() repeated on one connection is answered from the
+ * daemon's copy on GDBus's worker thread (daemon/bursar-fast-path.c).
+ * What a caller sees must not change: a refresh, a removal or a revoked
+ * grant is seen by the very next call. */
+
+/* `test-faults --client PATH`: an app that keeps its bus connection. For
+ * every line on stdin it calls GetAccessToken() on PATH and prints
+ * "token T" or "error NAME". */
+static int
+run_client (const char *path)
+{
+  g_autoptr(GDBusConnection) bus = NULL;
+  g_autoptr(GError) error = NULL;
+  char line[64];
+
+  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  if (bus == NULL)
+    {
+      g_printerr ("client: %s\n", error->message);
+      return 1;
+    }
+  while (fgets (line, sizeof line, stdin) != NULL)
+    {
+      g_autoptr(GVariant) reply = NULL;
+      g_autoptr(GError) call_error = NULL;
+
+      reply = g_dbus_connection_call_sync (bus, "org.bursar.Bursar1", path,
+                                           BURSAR_TEST_ACCOUNT_IFACE, "GetAccessToken", NULL,
+                                           G_VARIANT_TYPE ("(si)"), G_DBUS_CALL_FLAGS_NONE,
+                                           BURSAR_TEST_CALL_TIMEOUT_MS, NULL, &call_error);
+      if (reply != NULL)
+        {
+          const char *token;
+
+          g_variant_get (reply, "(&si)", &token, NULL);
+          printf ("token %s\n", token);
+        }
+      else
+        {
+          g_autofree char *name = g_dbus_error_get_remote_error (call_error);
+
+          printf ("error %s\n", name != NULL ? name : "?");
+        }
+      fflush (stdout);
+    }
+  return 0;
+}
+
+/* One GetAccessToken() of a client started by run_client(): its answer. */
+static char *
+client_ask (GSubprocess      *client,
+            GDataInputStream *answers)
+{
+  g_autoptr(GError) error = NULL;
+  char *line;
+
+  g_assert_true (g_output_stream_write_all (g_subprocess_get_stdin_pipe (client),
+                                            "GetAccessToken\n", strlen ("GetAccessToken\n"),
+                                            NULL, NULL, &error));
+  g_assert_no_error (error);
+  line = g_data_input_stream_read_line_utf8 (answers, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  return line;
+}
+
+static void
+set_app_allowed (Fixture    *f,
+                 const char *path,
+                 const char *method)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = bursar_test_call (f->env, path, BURSAR_TEST_ACCOUNT_IFACE, method,
+                            g_variant_new ("(s)", "org.example.Books"), NULL, &error);
+  g_assert_no_error (error);
+}
+
+/* A sandboxed app that keeps its connection loses the account with the
+ * grant, on its next call, and gets it back with a new grant. */
+static void
+test_repeat_follows_grant (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autofree char *path = bursar_test_add_ready_account (f->env);
+  g_autofree char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autoptr(GSubprocess) client = NULL;
+  g_autoptr(GDataInputStream) answers = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *denied = NULL;
+  g_autofree char *again = NULL;
+
+  g_assert_nonnull (self_exe);
+  set_app_allowed (f, path, "AllowApp");
+  client = spawn_sandboxed (f, "org.example.Books",
+                            (const char * const[]) { self_exe, "--client", path, NULL },
+                            G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  answers = g_data_input_stream_new (g_subprocess_get_stdout_pipe (client));
+
+  first = client_ask (client, answers);
+  g_assert_true (g_str_has_prefix (first, "token at-"));
+  second = client_ask (client, answers);
+  g_assert_cmpstr (second, ==, first);
+
+  set_app_allowed (f, path, "DenyApp");
+  denied = client_ask (client, answers);
+  g_assert_cmpstr (denied, ==, "error org.bursar.Bursar1.Error.AccessDenied");
+
+  set_app_allowed (f, path, "AllowApp");
+  again = client_ask (client, answers);
+  g_assert_cmpstr (again, ==, first);
+
+  g_assert_true (g_output_stream_close (g_subprocess_get_stdin_pipe (client), NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait_check (client, NULL, &error));
+  g_assert_no_error (error);
+}
+
+typedef struct
+{
+  GVariant *reply;
+  guint *pending;
+} CallSlot;
+
+static void
+call_done_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  CallSlot *slot = user_data;
+  g_autoptr(GError) error = NULL;
+
+  slot->reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  g_assert_no_error (error);
+  (*slot->pending)--;
+}
+
+static char *
+token_of (GVariant *reply)
+{
+  char *token = NULL;
+
+  g_variant_get (reply, "(si)", &token, NULL);
+  return token;
+}
+
+/* The test's connection asks repeatedly while another connection
+ * refreshes and removes the account; a Refresh() sent just before a
+ * GetAccessToken() on the same connection is waited for by it. */
+static void
+test_repeat_follows_changes (Fixture       *f,
+                             gconstpointer  data)
+{
+  g_autofree char *x = bursar_test_add_ready_account (f->env);
+  g_autofree char *y = bursar_test_add_ready_account (f->env);
+  g_autoptr(GDBusConnection) other = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  guint pending = 2;
+  CallSlot refreshed = { NULL, &pending };
+  CallSlot asked = { NULL, &pending };
+  g_autofree char *t1 = NULL;
+  g_autofree char *t1_again = NULL;
+  g_autofree char *t2 = NULL;
+  g_autofree char *seen = NULL;
+  g_autofree char *seen_again = NULL;
+  g_autofree char *ty = NULL;
+  g_autofree char *ty_again = NULL;
+  g_autofree char *from_refresh = NULL;
+  g_autofree char *from_get = NULL;
+  g_autofree char *after_remove = NULL;
+  gint64 refreshes;
+
+  t1 = bursar_test_get_access_token (f->env, x, NULL, &error);
+  g_assert_no_error (error);
+  t1_again = bursar_test_get_access_token (f->env, x, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (t1_again, ==, t1);
+  refreshes = bursar_test_mock_grant_count (f->env, "refresh_token");
+
+  /* Another app got a 401 and refreshes: this connection sees the new
+   * token at once. */
+  other = bursar_test_new_connection (f->env);
+  reply = g_dbus_connection_call_sync (other, "org.bursar.Bursar1", x, BURSAR_TEST_ACCOUNT_IFACE,
+                                       "Refresh", NULL, G_VARIANT_TYPE ("(si)"),
+                                       G_DBUS_CALL_FLAGS_NONE, BURSAR_TEST_CALL_TIMEOUT_MS,
+                                       NULL, &error);
+  g_assert_no_error (error);
+  t2 = token_of (reply);
+  g_assert_cmpstr (t2, !=, t1);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "refresh_token"), ==, refreshes + 1);
+  seen = bursar_test_get_access_token (f->env, x, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (seen, ==, t2);
+  seen_again = bursar_test_get_access_token (f->env, x, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (seen_again, ==, t2);
+
+  /* Refresh() and GetAccessToken() sent back to back, without waiting:
+   * the second is answered with the first's new token. */
+  ty = bursar_test_get_access_token (f->env, y, NULL, &error);
+  g_assert_no_error (error);
+  ty_again = bursar_test_get_access_token (f->env, y, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (ty_again, ==, ty);
+  g_dbus_connection_call (f->bus, "org.bursar.Bursar1", y, BURSAR_TEST_ACCOUNT_IFACE, "Refresh",
+                          NULL, G_VARIANT_TYPE ("(si)"), G_DBUS_CALL_FLAGS_NONE,
+                          BURSAR_TEST_CALL_TIMEOUT_MS, NULL, call_done_cb, &refreshed);
+  g_dbus_connection_call (f->bus, "org.bursar.Bursar1", y, BURSAR_TEST_ACCOUNT_IFACE,
+                          "GetAccessToken", NULL, G_VARIANT_TYPE ("(si)"), G_DBUS_CALL_FLAGS_NONE,
+                          BURSAR_TEST_CALL_TIMEOUT_MS, NULL, call_done_cb, &asked);
+  bursar_test_wait_pending (&pending);
+  from_refresh = token_of (refreshed.reply);
+  from_get = token_of (asked.reply);
+  g_variant_unref (refreshed.reply);
+  g_variant_unref (asked.reply);
+  g_assert_cmpstr (from_refresh, !=, ty);
+  g_assert_cmpstr (from_get, ==, from_refresh);
+
+  /* Removed by another app: no token for anyone any more. */
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = g_dbus_connection_call_sync (other, "org.bursar.Bursar1", x, BURSAR_TEST_ACCOUNT_IFACE,
+                                       "Remove", NULL, NULL, G_DBUS_CALL_FLAGS_NONE,
+                                       BURSAR_TEST_CALL_TIMEOUT_MS, NULL, &error);
+  g_assert_no_error (error);
+  after_remove = bursar_test_get_access_token (f->env, x, NULL, &error);
+  g_assert_null (after_remove);
+  g_assert_true (g_dbus_error_is_remote_error (error));
+  g_dbus_connection_close_sync (other, NULL, NULL);
+}
+
 int
 main (int   argc,
       char *argv[])
 {
+  if (argc == 3 && g_str_equal (argv[1], "--client"))
+    return run_client (argv[2]);
+
   g_test_init (&argc, &argv, NULL);
 
 #define ADD(name, func) \
@@ -780,6 +1035,8 @@ main (int   argc,
   ADD ("browser-through-portal", test_browser_through_portal);
   ADD ("flatpak-allow-list", test_flatpak_allow_list);
   ADD ("hand-out-log", test_hand_out_log);
+  ADD ("repeat-follows-grant", test_repeat_follows_grant);
+  ADD ("repeat-follows-changes", test_repeat_follows_changes);
 
   return g_test_run ();
 }
