@@ -29,10 +29,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bursar-test-bus.h"
 #include "bursar-test-env.h"
 
-#define CALL_TIMEOUT_MS 60000
-#define WAIT_SECONDS 30
 #define TOKEN_LIFETIME 3600
 
 typedef struct
@@ -265,140 +264,6 @@ have_libfaketime (Fixture *f)
   return FALSE;
 }
 
-/* --- bus helpers (as in test-faults.c) ------------------------------------ */
-
-static GVariant *
-call (Fixture     *f,
-      const char  *path,
-      const char  *iface,
-      const char  *method,
-      GVariant    *params,
-      const char  *reply_type,
-      GError     **error)
-{
-  return g_dbus_connection_call_sync (f->bus, "org.bursar.Bursar1", path, iface, method, params,
-                                      reply_type != NULL ? G_VARIANT_TYPE (reply_type) : NULL,
-                                      G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, error);
-}
-
-static GVariant *
-get_property (Fixture    *f,
-              const char *path,
-              const char *name)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = call (f, path, "org.freedesktop.DBus.Properties", "Get",
-                                    g_variant_new ("(ss)", "org.bursar.Bursar1.Account", name),
-                                    "(v)", &error);
-  GVariant *value = NULL;
-
-  g_assert_no_error (error);
-  g_variant_get (reply, "(v)", &value);
-  return value;
-}
-
-static char *
-get_string_property (Fixture    *f,
-                     const char *path,
-                     const char *name)
-{
-  g_autoptr(GVariant) value = get_property (f, path, name);
-
-  return g_variant_dup_string (value, NULL);
-}
-
-static gint64
-get_expires_at (Fixture    *f,
-                const char *path)
-{
-  g_autoptr(GVariant) value = get_property (f, path, "ExpiresAt");
-
-  g_assert_true (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64));
-  return g_variant_get_int64 (value);
-}
-
-static char *
-add_oidc (Fixture *f)
-{
-  g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
-  char *path = NULL;
-
-  g_variant_builder_add (&builder, "{sv}", "issuer",
-                         g_variant_new_string (bursar_test_env_get_mock_url (f->env)));
-  g_variant_builder_add (&builder, "{sv}", "client_id", g_variant_new_string ("test-client"));
-  g_variant_builder_add (&builder, "{sv}", "client_secret", g_variant_new_string ("test-secret-CANARY"));
-  reply = call (f, "/org/bursar/Bursar1", "org.bursar.Bursar1.Manager", "AddAccount",
-                g_variant_new ("(sa{sv})", "oidc", &builder), "(o)", &error);
-  g_assert_no_error (error);
-  g_variant_get (reply, "(o)", &path);
-  return path;
-}
-
-static gboolean
-timeout_cb (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* On a failure: what the daemon said. It logs no secrets (the teardown
- * checks). */
-static void
-print_daemon_log (Fixture *f)
-{
-  g_autofree char *log = bursar_test_env_daemon_log (f->env);
-
-  g_test_message ("bursard log:\n%s", log);
-}
-
-static char *
-add_ready (Fixture *f)
-{
-  char *path = add_oidc (f);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = call (f, path, "org.bursar.Bursar1.Account", "Authorize",
-                                    g_variant_new ("(a{sv})", NULL), "(s)", &error);
-  g_autofree char *state = NULL;
-  gboolean timed_out = FALSE;
-  guint id;
-
-  if (error != NULL)
-    print_daemon_log (f);
-  g_assert_no_error (error);
-  g_assert_nonnull (reply);
-  id = g_timeout_add_seconds (WAIT_SECONDS, timeout_cb, &timed_out);
-  while (!timed_out)
-    {
-      g_free (state);
-      state = get_string_property (f, path, "State");
-      if (!g_str_equal (state, "authorizing"))
-        break;
-      g_usleep (20 * 1000);
-      g_main_context_iteration (NULL, FALSE);
-    }
-  if (!timed_out)
-    g_source_remove (id);
-  if (timed_out || !g_str_equal (state, "ready"))
-    print_daemon_log (f);
-  g_assert_false (timed_out);
-  g_assert_cmpstr (state, ==, "ready");
-  return path;
-}
-
-static gint64
-grant_count (Fixture    *f,
-             const char *grant)
-{
-  g_autoptr(JsonObject) stats = bursar_test_env_mock_stats (f->env);
-  JsonObject *by_grant = json_object_get_object_member (stats, "token_requests_by_grant");
-
-  if (by_grant == NULL || !json_object_has_member (by_grant, grant))
-    return 0;
-  return json_object_get_int_member (by_grant, grant);
-}
-
 /* A token call, bracketed by the daemon's clock before and after: the
  * daemon read its clock somewhere in between. */
 typedef struct
@@ -429,11 +294,11 @@ short_call (Fixture    *f,
   g_autoptr(GVariant) reply = NULL;
 
   out->before = daemon_now (f);
-  reply = call (f, path, "org.bursar.Bursar1.Account", method, NULL, "(si)", &error);
+  reply = bursar_test_call (f->env, path, BURSAR_TEST_ACCOUNT_IFACE, method, NULL, "(si)", &error);
   out->after = daemon_now (f);
   g_assert_no_error (error);
   g_variant_get (reply, "(si)", &out->token, &out->expires_in);
-  out->expires_at = get_expires_at (f, path);
+  out->expires_at = bursar_test_get_expires_at (f->env, path);
 }
 
 /* GetToken(): (s access_token, a{sv} info). */
@@ -451,15 +316,15 @@ full_call (Fixture    *f,
 
   g_variant_builder_add (&builder, "{sv}", "min_valid", g_variant_new_uint32 (min_valid));
   out->before = daemon_now (f);
-  reply = call (f, path, "org.bursar.Bursar1.Account", "GetToken",
-                g_variant_new ("(a{sv})", &builder), "(sa{sv})", &error);
+  reply = bursar_test_call (f->env, path, BURSAR_TEST_ACCOUNT_IFACE, "GetToken",
+                            g_variant_new ("(a{sv})", &builder), "(sa{sv})", &error);
   out->after = daemon_now (f);
   g_assert_no_error (error);
   g_variant_get (reply, "(s@a{sv})", &out->token, &info);
   g_variant_dict_init (&dict, info);
   g_assert_true (g_variant_dict_lookup (&dict, "expires_in", "i", &out->expires_in));
   g_assert_true (g_variant_dict_lookup (&dict, "expires_at", "x", &out->expires_at));
-  g_assert_cmpint (out->expires_at, ==, get_expires_at (f, path));
+  g_assert_cmpint (out->expires_at, ==, bursar_test_get_expires_at (f->env, path));
 }
 
 /* expires_in on the bus is ExpiresAt less the daemon's clock at the call:
@@ -506,10 +371,10 @@ test_suspend (Fixture       *f,
     return;
 
   before_authorize = daemon_now (f);
-  path = add_ready (f);
+  path = bursar_test_add_ready_account (f->env);
   short_call (f, path, "GetAccessToken", &a);
-  g_assert_cmpint (grant_count (f, "authorization_code"), ==, 1);
-  g_assert_cmpint (grant_count (f, "refresh_token"), ==, 0);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "authorization_code"), ==, 1);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "refresh_token"), ==, 0);
   g_assert_cmpint (a.expires_at, >=, before_authorize + TOKEN_LIFETIME - 1);
   g_assert_cmpint (a.expires_at, <=, a.after + TOKEN_LIFETIME + 1);
   assert_expires_in_sane (&a);
@@ -525,7 +390,7 @@ test_suspend (Fixture       *f,
     g_error ("bursard does not run on the faked clock (expires_in %d after a jump of %"
              G_GINT64_FORMAT " s): libfaketime is not in effect", later.expires_in, f->offset);
   assert_expires_in_sane (&later);
-  g_assert_cmpint (grant_count (f, "refresh_token"), ==, 0);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "refresh_token"), ==, 0);
   /* Asked twice more by the same connection, the second time answered
    * from the daemon's copy (bursar-fast-path.c), which must check the
    * wall clock too. */
@@ -540,8 +405,8 @@ test_suspend (Fixture       *f,
   set_clock_offset (f, 2 * 3600);
   short_call (f, path, "GetAccessToken", &b);
   assert_other_token (b.token, a.token);
-  g_assert_cmpint (grant_count (f, "refresh_token"), ==, 1);
-  g_assert_cmpint (grant_count (f, "authorization_code"), ==, 1);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "refresh_token"), ==, 1);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "authorization_code"), ==, 1);
   assert_fresh (&b);
 
   /* B is cached like any token: no refresh loop after the jump. */
@@ -549,7 +414,7 @@ test_suspend (Fixture       *f,
   assert_same_token (again.token, b.token);
   g_assert_cmpint (again.expires_at, ==, b.expires_at);
   assert_expires_in_sane (&again);
-  g_assert_cmpint (grant_count (f, "refresh_token"), ==, 1);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "refresh_token"), ==, 1);
 }
 
 /* --- NTP steps the clock back ---------------------------------------------- */
@@ -568,7 +433,7 @@ test_clock_back (Fixture       *f,
   if (!have_libfaketime (f))
     return;
 
-  path = add_ready (f);
+  path = bursar_test_add_ready_account (f->env);
   short_call (f, path, "GetAccessToken", &a);
   assert_expires_in_sane (&a);
 
@@ -585,17 +450,17 @@ test_clock_back (Fixture       *f,
   full_call (f, path, TOKEN_LIFETIME, &full);
   assert_same_token (full.token, a.token);
   assert_expires_in_sane (&full);
-  g_assert_cmpint (grant_count (f, "refresh_token"), ==, 0);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "refresh_token"), ==, 0);
 
   /* A refresh asked for while the clock is back gets a full lifetime on
    * that clock. */
   short_call (f, path, "Refresh", &refreshed);
   assert_other_token (refreshed.token, a.token);
-  g_assert_cmpint (grant_count (f, "refresh_token"), ==, 1);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "refresh_token"), ==, 1);
   assert_fresh (&refreshed);
 
   g_assert_true (bursar_test_env_daemon_running (f->env));
-  state = get_string_property (f, path, "State");
+  state = bursar_test_get_string_property (f->env, path, "State");
   g_assert_cmpstr (state, ==, "ready");
 }
 
