@@ -16,17 +16,15 @@
 #include <signal.h>
 #include <string.h>
 
+#include "bursar-test-bus.h"
 #include "bursar-test-env.h"
 
-#define CALL_TIMEOUT_MS 60000
-#define WAIT_SECONDS 30
 #define START_TIMEOUT_MS 10000
 #define SETTLE_MS 500
 #define SECRETS_NAME "org.freedesktop.secrets"
 #define CONTROL_PATH "/org/bursar/Test/SecretControl"
 #define CONTROL_IFACE "org.bursar.Test.SecretControl"
 #define ERROR_KEYRING_LOCKED "org.bursar.Bursar1.Error.KeyringLocked"
-#define ACCOUNT_IFACE "org.bursar.Bursar1.Account"
 /* The mock authorization server's default token lifetime is an hour. */
 #define MORE_THAN_LIFETIME 7200
 
@@ -204,18 +202,18 @@ counter (Fixture    *f,
 }
 
 /* Waits until the counter @name reaches @at_least; fails the test after
- * WAIT_SECONDS. */
+ * BURSAR_TEST_WAIT_SECONDS. */
 static void
 wait_counter (Fixture    *f,
               const char *name,
               guint32     at_least)
 {
-  gint64 deadline = g_get_monotonic_time () + WAIT_SECONDS * G_TIME_SPAN_SECOND;
+  gint64 deadline = g_get_monotonic_time () + BURSAR_TEST_WAIT_SECONDS * G_TIME_SPAN_SECOND;
 
   while (counter (f, name) < at_least)
     {
       if (g_get_monotonic_time () > deadline)
-        g_error ("Secret Service counter %s did not reach %u within %d s", name, at_least, WAIT_SECONDS);
+        g_error ("Secret Service counter %s did not reach %u within %d s", name, at_least, BURSAR_TEST_WAIT_SECONDS);
       iterate_for (20);
     }
 }
@@ -262,122 +260,7 @@ restart_daemon (Fixture  *f,
     g_unsetenv ("G_DEBUG");
 }
 
-/* --- account helpers (as in test-faults.c) ------------------------------- */
-
-static GVariant *
-call (Fixture     *f,
-      const char  *path,
-      const char  *iface,
-      const char  *method,
-      GVariant    *params,
-      const char  *reply_type,
-      GError     **error)
-{
-  return g_dbus_connection_call_sync (f->bus, "org.bursar.Bursar1", path, iface, method, params,
-                                      reply_type != NULL ? G_VARIANT_TYPE (reply_type) : NULL,
-                                      G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, error);
-}
-
-static char *
-get_string_property (Fixture    *f,
-                     const char *path,
-                     const char *name)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = call (f, path, "org.freedesktop.DBus.Properties", "Get",
-                                    g_variant_new ("(ss)", ACCOUNT_IFACE, name),
-                                    "(v)", &error);
-  g_autoptr(GVariant) value = NULL;
-
-  g_assert_no_error (error);
-  g_variant_get (reply, "(v)", &value);
-  return g_variant_dup_string (value, NULL);
-}
-
-static char *
-add_oidc (Fixture *f)
-{
-  g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
-  char *path = NULL;
-
-  g_variant_builder_add (&builder, "{sv}", "issuer",
-                         g_variant_new_string (bursar_test_env_get_mock_url (f->env)));
-  g_variant_builder_add (&builder, "{sv}", "client_id", g_variant_new_string ("test-client"));
-  g_variant_builder_add (&builder, "{sv}", "client_secret", g_variant_new_string ("test-secret-CANARY"));
-  reply = call (f, "/org/bursar/Bursar1", "org.bursar.Bursar1.Manager", "AddAccount",
-                g_variant_new ("(sa{sv})", "oidc", &builder), "(o)", &error);
-  g_assert_no_error (error);
-  g_variant_get (reply, "(o)", &path);
-  return path;
-}
-
-static char *
-wait_state_leaves (Fixture    *f,
-                   const char *path,
-                   const char *from)
-{
-  gint64 deadline = g_get_monotonic_time () + WAIT_SECONDS * G_TIME_SPAN_SECOND;
-  char *state = NULL;
-
-  for (;;)
-    {
-      g_free (state);
-      state = get_string_property (f, path, "State");
-      if (g_strcmp0 (state, from) != 0)
-        return state;
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      iterate_for (20);
-    }
-}
-
-/* An account signed in through the test browser while the keyring is
- * open. */
-static char *
-add_ready (Fixture *f)
-{
-  char *path = add_oidc (f);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
-  g_autofree char *state = NULL;
-
-  reply = call (f, path, ACCOUNT_IFACE, "Authorize", g_variant_new ("(a{sv})", NULL), "(s)", &error);
-  g_assert_no_error (error);
-  state = wait_state_leaves (f, path, "authorizing");
-  g_assert_cmpstr (state, ==, "ready");
-  return path;
-}
-
-static char *
-get_token (Fixture    *f,
-           const char *path,
-           guint32     min_valid,
-           GError    **error)
-{
-  g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
-  g_autoptr(GVariant) reply = NULL;
-  char *token = NULL;
-
-  g_variant_builder_add (&builder, "{sv}", "min_valid", g_variant_new_uint32 (min_valid));
-  reply = call (f, path, ACCOUNT_IFACE, "GetToken", g_variant_new ("(a{sv})", &builder),
-                "(sa{sv})", error);
-  if (reply != NULL)
-    g_variant_get (reply, "(s@a{sv})", &token, NULL);
-  return token;
-}
-
-static gint64
-grant_count (Fixture    *f,
-             const char *grant)
-{
-  g_autoptr(JsonObject) stats = bursar_test_env_mock_stats (f->env);
-  JsonObject *by_grant = json_object_get_object_member (stats, "token_requests_by_grant");
-
-  if (by_grant == NULL || !json_object_has_member (by_grant, grant))
-    return 0;
-  return json_object_get_int_member (by_grant, grant);
-}
+/* --- account helpers ------------------------------------------------------ */
 
 static guint
 browser_visits (Fixture *f)
@@ -392,7 +275,7 @@ assert_state (Fixture    *f,
               const char *path,
               const char *expected)
 {
-  g_autofree char *state = get_string_property (f, path, "State");
+  g_autofree char *state = bursar_test_get_string_property (f->env, path, "State");
 
   g_assert_cmpstr (state, ==, expected);
 }
@@ -428,9 +311,9 @@ get_token_async (Fixture    *f,
   g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
 
   g_variant_builder_add (&builder, "{sv}", "min_valid", g_variant_new_uint32 (60));
-  g_dbus_connection_call (f->bus, "org.bursar.Bursar1", path, ACCOUNT_IFACE, "GetToken",
+  g_dbus_connection_call (f->bus, "org.bursar.Bursar1", path, BURSAR_TEST_ACCOUNT_IFACE, "GetToken",
                           g_variant_new ("(a{sv})", &builder), G_VARIANT_TYPE ("(sa{sv})"),
-                          G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, answer_cb, answer);
+                          G_DBUS_CALL_FLAGS_NONE, BURSAR_TEST_CALL_TIMEOUT_MS, NULL, answer_cb, answer);
 }
 
 static guint
@@ -448,7 +331,7 @@ static void
 wait_answers (Answer *answers,
               guint   n)
 {
-  gint64 deadline = g_get_monotonic_time () + WAIT_SECONDS * G_TIME_SPAN_SECOND;
+  gint64 deadline = g_get_monotonic_time () + BURSAR_TEST_WAIT_SECONDS * G_TIME_SPAN_SECOND;
 
   while (answers_done (answers, n) < n)
     {
@@ -479,18 +362,18 @@ static void
 test_locked_at_start (Fixture       *f,
                       gconstpointer  data)
 {
-  g_autofree char *path = add_ready (f);
+  g_autofree char *path = bursar_test_add_ready_account (f->env);
   g_autofree char *token = NULL;
   g_autofree char *again = NULL;
   g_autoptr(GError) error = NULL;
   guint visits;
   gint64 code_grants;
 
-  token = get_token (f, path, 60, &error);
+  token = bursar_test_get_token_min_valid (f->env, path, 60, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (counter (f, "items"), ==, 1);
   visits = browser_visits (f);
-  code_grants = grant_count (f, "authorization_code");
+  code_grants = bursar_test_mock_grant_count (f->env, "authorization_code");
 
   /* The next session: the keyring is locked when bursard starts. */
   bursar_test_env_stop_daemon (f->env, SIGTERM);
@@ -505,7 +388,7 @@ test_locked_at_start (Fixture       *f,
 
   /* The user dismisses the prompt. */
   g_clear_pointer (&again, g_free);
-  again = get_token (f, path, 60, &error);
+  again = bursar_test_get_token_min_valid (f->env, path, 60, &error);
   g_assert_null (again);
   g_assert_nonnull (error);
   g_assert_cmpstr (g_dbus_error_get_remote_error (error), ==, ERROR_KEYRING_LOCKED);
@@ -518,7 +401,7 @@ test_locked_at_start (Fixture       *f,
 
   /* Unlocked some other way (the login screen, seahorse): served now. */
   secrets_set_locked (f, FALSE);
-  again = get_token (f, path, 60, &error);
+  again = bursar_test_get_token_min_valid (f->env, path, 60, &error);
   g_assert_no_error (error);
   g_assert_nonnull (again);
   g_assert_cmpstr (again, !=, "");
@@ -526,7 +409,7 @@ test_locked_at_start (Fixture       *f,
   g_assert_cmpuint (counter (f, "deletes"), ==, 0);
   assert_state (f, path, "ready");
   g_assert_cmpuint (browser_visits (f), ==, visits);
-  g_assert_cmpint (grant_count (f, "authorization_code"), ==, code_grants);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "authorization_code"), ==, code_grants);
 }
 
 /* Several accounts needed at once while the keyring is locked: one prompt,
@@ -542,7 +425,7 @@ test_one_prompt_in_flight (Fixture       *f,
   guint visits;
 
   for (guint i = 0; i < N_ACCOUNTS; i++)
-    paths[i] = add_ready (f);
+    paths[i] = bursar_test_add_ready_account (f->env);
   visits = browser_visits (f);
 
   bursar_test_env_stop_daemon (f->env, SIGTERM);
@@ -624,21 +507,21 @@ test_locked_mid_run (Fixture       *f,
    * up as invalid_grant after the restart below. */
   restart_daemon (f, TRUE);
   bursar_test_env_mock_configure (f->env, "{\"rotation\": \"strict\"}");
-  path = add_ready (f);
-  first = get_token (f, path, 60, &error);
+  path = bursar_test_add_ready_account (f->env);
+  first = bursar_test_get_token_min_valid (f->env, path, 60, &error);
   g_assert_no_error (error);
   visits = browser_visits (f);
-  refreshes = grant_count (f, "refresh_token");
+  refreshes = bursar_test_mock_grant_count (f->env, "refresh_token");
 
   secrets_set_locked (f, TRUE);
   secrets_set_prompt (f, "dismiss");
   secrets_reset (f);
 
-  second = get_token (f, path, MORE_THAN_LIFETIME, &error);
+  second = bursar_test_get_token_min_valid (f->env, path, MORE_THAN_LIFETIME, &error);
   g_assert_no_error (error);
   g_assert_nonnull (second);
   g_assert_cmpstr (second, !=, first);
-  g_assert_cmpint (grant_count (f, "refresh_token"), ==, refreshes + 1);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "refresh_token"), ==, refreshes + 1);
   g_assert_cmpuint (counter (f, "prompts"), ==, 1);
   g_assert_cmpuint (counter (f, "writes"), ==, 0);
   g_assert_cmpuint (counter (f, "locked_writes"), >=, 1);
@@ -658,10 +541,10 @@ test_locked_mid_run (Fixture       *f,
 
   /* A new daemon has only the keyring: the rotated refresh token works. */
   restart_daemon (f, TRUE);
-  third = get_token (f, path, MORE_THAN_LIFETIME, &error);
+  third = bursar_test_get_token_min_valid (f->env, path, MORE_THAN_LIFETIME, &error);
   g_assert_no_error (error);
   g_assert_nonnull (third);
-  g_assert_cmpint (grant_count (f, "refresh_token"), ==, refreshes + 2);
+  g_assert_cmpint (bursar_test_mock_grant_count (f->env, "refresh_token"), ==, refreshes + 2);
   assert_state (f, path, "ready");
 
   /* Locked again, and this time the user accepts: persisted before the
@@ -669,7 +552,7 @@ test_locked_mid_run (Fixture       *f,
   secrets_set_locked (f, TRUE);
   secrets_set_prompt (f, "accept");
   secrets_reset (f);
-  fourth = get_token (f, path, MORE_THAN_LIFETIME, &error);
+  fourth = bursar_test_get_token_min_valid (f->env, path, MORE_THAN_LIFETIME, &error);
   g_assert_no_error (error);
   g_assert_nonnull (fourth);
   g_assert_cmpuint (counter (f, "prompts"), ==, 1);
