@@ -809,6 +809,22 @@ figure_3 (Bench *b)
       g_ptr_array_add (conns, conn);
     }
 
+  /* Apps keep their connection and ask before every request, so each
+   * connection has had its answer before the token runs low: its caller
+   * check is done (a new connection's first call also waits for the bus
+   * to name its process, which is not what this figure measures). */
+  for (guint i = 0; i < n_conns; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) reply = NULL;
+
+      reply = g_dbus_connection_call_sync (g_ptr_array_index (conns, i), BUS_NAME, path,
+                                           ACCOUNT_IFACE, "GetAccessToken", NULL,
+                                           G_VARIANT_TYPE ("(si)"), G_DBUS_CALL_FLAGS_NONE,
+                                           10000, NULL, &error);
+      g_assert_no_error (error);
+    }
+
   /* Wait until the cached token is below the margin (whole seconds, as
    * the daemon counts them). */
   expires = get_property (b, path, "ExpiresAt");
