@@ -14,6 +14,8 @@ G_BEGIN_DECLS
 
 #define BURSARCTL_BUS_NAME "org.bursar.Bursar1"
 #define BURSARCTL_MANAGER_PATH "/org/bursar/Bursar1"
+#define BURSARCTL_ACCOUNTS_PATH "/org/bursar/Bursar1/accounts"
+#define BURSARCTL_ACCOUNT_INTERFACE "org.bursar.Bursar1.Account"
 
 /* The daemon retries transient network failures inside one call, so a
  * token, add or complete call can take far longer than D-Bus' 25 s

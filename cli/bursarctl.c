@@ -1,7 +1,8 @@
 /* bursarctl.c: the command-line client of bursard.
  *
  * Every command talks to the daemon over the session bus only, through the
- * gdbus-codegen proxies of org.bursar.Bursar1. Standard output carries
+ * gdbus-codegen proxies of org.bursar.Bursar1; `token` first tries one
+ * plain call, which is quicker (see call_account()). Standard output carries
  * data (ids, tables, JSON, tokens) and nothing else; messages and errors go
  * to standard error, so `$(bursarctl token work)` is just the token.
  *
@@ -109,6 +110,27 @@ parse_command (const char          *command,
   return TRUE;
 }
 
+/* Connects to the session bus; GDBus keeps the connection, so a second
+ * call hands out the same one. */
+static GDBusConnection *
+connect_to_bus (int *out_exit)
+{
+  g_autoptr(GError) error = NULL;
+  GDBusConnection *connection;
+
+  connection = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL /* cancellable */, &error);
+  if (connection == NULL)
+    {
+      bursarctl_print_message (_("Cannot connect to the session bus: %s"), error->message);
+      *out_exit = BURSARCTL_EXIT_NO_DAEMON;
+      return NULL;
+    }
+  /* Report a lost bus as an error instead of being killed by SIGTERM. */
+  g_dbus_connection_set_exit_on_close (connection, FALSE);
+
+  return connection;
+}
+
 /* Connects to the session bus and makes sure bursard runs, starting it by
  * D-Bus activation when needed. Doing this once up front turns a missing
  * daemon into one clear message and exit status 10, whichever command
@@ -122,15 +144,9 @@ connect_to_daemon (GDBusConnection **out_connection,
   g_autoptr(GVariant) reply = NULL;
   gboolean has_owner = FALSE;
 
-  connection = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL /* cancellable */, &error);
+  connection = connect_to_bus (out_exit);
   if (connection == NULL)
-    {
-      bursarctl_print_message (_("Cannot connect to the session bus: %s"), error->message);
-      *out_exit = BURSARCTL_EXIT_NO_DAEMON;
-      return FALSE;
-    }
-  /* Report a lost bus as an error instead of being killed by SIGTERM. */
-  g_dbus_connection_set_exit_on_close (connection, FALSE);
+    return FALSE;
 
   /* dbus-daemon answers StartServiceByName with ServiceUnknown for a name
    * that is owned but has no .service file (a bursard started by hand, as
@@ -311,6 +327,22 @@ resolve_account (GDBusObjectManager *objects,
   return NULL;
 }
 
+/* Whether @name has the form of an account id, which is also the last
+ * element of the account's object path. A loop rather than a GRegex,
+ * whose compilation alone costs more than the whole check. */
+static gboolean
+is_account_id (const char *name)
+{
+  if (*name == '\0')
+    return FALSE;
+  for (const char *p = name; *p != '\0'; p++)
+    {
+      if (!g_ascii_isalnum (*p) && *p != '_')
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /* Connects and resolves @name: the common start of the account commands. */
 static BursarDBusAccount *
 open_account (const char          *name,
@@ -325,16 +357,16 @@ open_account (const char          *name,
     return NULL;
 
   /* An account id names its object: one proxy, no listing of every
-   * account (what keeps `bursarctl token ID` quick). Labels, and ids that
-   * do not exist, go through the object manager below. */
-  if (out_objects == NULL && g_regex_match_simple ("^[A-Za-z0-9_]+$", name, 0, 0))
+   * account. Labels, and ids that do not exist, go through the object
+   * manager below. */
+  if (out_objects == NULL && is_account_id (name))
     {
-      g_autofree char *path = g_strconcat ("/org/bursar/Bursar1/accounts/", name, NULL);
+      g_autofree char *path = g_strconcat (BURSARCTL_ACCOUNTS_PATH "/", name, NULL);
       g_autoptr(BursarDBusAccount) direct = NULL;
       g_auto(GStrv) cached = NULL;
 
       direct = bursar_dbus_account_proxy_new_sync (connection, G_DBUS_PROXY_FLAGS_NONE,
-                                                   "org.bursar.Bursar1", path,
+                                                   BURSARCTL_BUS_NAME, path,
                                                    NULL /* cancellable */, NULL);
       if (direct != NULL)
         cached = g_dbus_proxy_get_cached_property_names (G_DBUS_PROXY (direct));
@@ -355,6 +387,93 @@ open_account (const char          *name,
   if (out_objects != NULL)
     *out_objects = g_steal_pointer (&objects);
   return account;
+}
+
+/* Whether the direct call of call_account() failed only because it cut a
+ * corner that open_account() does not: the daemon does not run (the call
+ * does not start it), or no object has that path (the name may be a
+ * label). A bus policy refusal also goes the long way, which has always
+ * had its own answer to it. Anything else is the answer to the call. */
+static gboolean
+is_direct_call_miss (const GError *error)
+{
+  return g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+         g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
+         g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT) ||
+         g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_INTERFACE) ||
+         g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD) ||
+         g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED);
+}
+
+/* Calls @method of the account interface on account @name and returns
+ * the reply, or NULL after reporting the error, with the exit status in
+ * @out_exit. @parameters may be floating.
+ *
+ * An account id names its object, so the call first goes straight there:
+ * besides the bus handshake, that is the only round trip, where
+ * open_account() makes half a dozen (NameHasOwner, the proxy's match
+ * rules, name owner and properties) before the call itself. This is what
+ * keeps `bursarctl token ID` quick. When it misses, the long way through
+ * open_account() starts the daemon or resolves a label, and the call is
+ * made again; it never reached an account the first time. */
+static GVariant *
+call_account (const char         *name,
+              const char         *method,
+              GVariant           *parameters,
+              const GVariantType *reply_type,
+              int                *out_exit)
+{
+  g_autoptr(GVariant) owned_parameters = NULL;
+  g_autoptr(GDBusConnection) connection = NULL;
+  g_autoptr(BursarDBusAccount) account = NULL;
+  g_autoptr(GError) error = NULL;
+  GVariant *reply;
+
+  /* Sent up to twice, so keep a reference of our own. */
+  if (parameters != NULL)
+    owned_parameters = g_variant_ref_sink (parameters);
+
+  if (is_account_id (name))
+    {
+      g_autofree char *path = g_strconcat (BURSARCTL_ACCOUNTS_PATH "/", name, NULL);
+
+      connection = connect_to_bus (out_exit);
+      if (connection == NULL)
+        return NULL;
+
+      /* No auto-start: starting the daemon is connect_to_daemon()'s job,
+       * with its longer timeout and its own messages. */
+      reply = g_dbus_connection_call_sync (connection, BURSARCTL_BUS_NAME, path,
+                                           BURSARCTL_ACCOUNT_INTERFACE, method,
+                                           owned_parameters, reply_type,
+                                           G_DBUS_CALL_FLAGS_NO_AUTO_START,
+                                           BURSARCTL_CALL_TIMEOUT_MS,
+                                           NULL /* cancellable */, &error);
+      if (reply != NULL)
+        return reply;
+      if (!is_direct_call_miss (error))
+        {
+          *out_exit = bursarctl_report_error (error);
+          return NULL;
+        }
+      g_clear_error (&error);
+    }
+
+  account = open_account (name, NULL, out_exit);
+  if (account == NULL)
+    return NULL;
+
+  /* The proxy checks the reply against the interface's out arguments. */
+  reply = g_dbus_proxy_call_sync (G_DBUS_PROXY (account), method, owned_parameters,
+                                  G_DBUS_CALL_FLAGS_NONE, -1 /* the proxy's timeout */,
+                                  NULL /* cancellable */, &error);
+  if (reply == NULL)
+    {
+      *out_exit = bursarctl_report_error (error);
+      return NULL;
+    }
+
+  return reply;
 }
 
 static const char *
@@ -1000,7 +1119,7 @@ cmd_token (int    argc,
     G_OPTION_ENTRY_NULL
   };
   g_auto(GStrv) args = NULL;
-  g_autoptr(BursarDBusAccount) account = NULL;
+  g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) error = NULL;
   g_auto(BursarctlSecret) token = NULL;
   guint64 min_valid = 0;
@@ -1016,10 +1135,6 @@ cmd_token (int    argc,
       return BURSARCTL_EXIT_USAGE;
     }
 
-  account = open_account (args[0], NULL, &exit_code);
-  if (account == NULL)
-    return exit_code;
-
   if (min_valid_text != NULL || headers)
     {
       g_autoptr(GVariantDict) options = g_variant_dict_new (NULL);
@@ -1027,10 +1142,12 @@ cmd_token (int    argc,
 
       if (min_valid_text != NULL)
         g_variant_dict_insert (options, "min_valid", "u", (guint32) min_valid);
-      if (!bursar_dbus_account_call_get_token_sync (account, g_variant_dict_end (options),
-                                                    &token, &info,
-                                                    NULL /* cancellable */, &error))
-        return bursarctl_report_error (error);
+      reply = call_account (args[0], "GetToken",
+                            g_variant_new ("(@a{sv})", g_variant_dict_end (options)),
+                            G_VARIANT_TYPE ("(sa{sv})"), &exit_code);
+      if (reply == NULL)
+        return exit_code;
+      g_variant_get (reply, "(s@a{sv})", &token, &info);
 
       if (headers)
         print_headers (info);
@@ -1039,11 +1156,11 @@ cmd_token (int    argc,
     }
   else
     {
-      gint expires_in = 0;
-
-      if (!bursar_dbus_account_call_get_access_token_sync (account, &token, &expires_in,
-                                                           NULL /* cancellable */, &error))
-        return bursarctl_report_error (error);
+      reply = call_account (args[0], "GetAccessToken", NULL /* parameters */,
+                            G_VARIANT_TYPE ("(si)"), &exit_code);
+      if (reply == NULL)
+        return exit_code;
+      g_variant_get (reply, "(si)", &token, NULL);
       g_print ("%s\n", token);
     }
 
