@@ -60,7 +60,8 @@ struct _BursarAccount
 
   BursarAuthFlow *flow;               /* (owned) (nullable) */
   BursarAccountState state_before_flow;
-  GPtrArray *complete_tasks;          /* (element-type GTask) (owned) */
+  GPtrArray *complete_tasks;          /* (element-type GTask) (owned) (nullable)
+                                       * until a CompleteAuthorization call */
 };
 
 enum
@@ -277,7 +278,6 @@ bursar_account_init (BursarAccount *self)
 {
   g_queue_init (&self->waiters);
   self->cancellable = g_cancellable_new ();
-  self->complete_tasks = g_ptr_array_new_with_free_func (g_object_unref);
   self->details = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
   self->state = BURSAR_ACCOUNT_STATE_NEEDS_AUTHORIZATION;
 }
@@ -367,6 +367,19 @@ set_last_error (BursarAccount *self,
   set_string (self, &self->last_error, error != NULL ? error->message : NULL, PROP_LAST_ERROR);
 }
 
+/* Takes @details (a{sv}) as the account's Details. A GVariant that was
+ * built or parsed is a tree of one instance per value, some 450 bytes for
+ * one claim; serialised it is a single block, and it is kept for the
+ * account's lifetime (figure 4 of issue 5). */
+static void
+take_details (BursarAccount *self,
+              GVariant      *details)
+{
+  g_variant_get_data (details); /* serialises it in place */
+  g_clear_pointer (&self->details, g_variant_unref);
+  self->details = details;
+}
+
 static void
 set_detail (BursarAccount *self,
             const char    *key,
@@ -378,8 +391,8 @@ set_detail (BursarAccount *self,
 
   g_variant_dict_init (&dict, self->details);
   g_variant_dict_insert_value (&dict, key, sink);
-  old = g_steal_pointer (&self->details);
-  self->details = g_variant_ref_sink (g_variant_dict_end (&dict));
+  old = g_variant_ref (self->details);
+  take_details (self, g_variant_ref_sink (g_variant_dict_end (&dict)));
   if (!g_variant_equal (old, self->details))
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DETAILS]);
 }
@@ -516,12 +529,9 @@ bursar_account_load (BursarAccount  *self,
     {
       g_autoptr(GVariant) parsed_details = g_variant_parse (G_VARIANT_TYPE_VARDICT, details,
                                                             NULL, NULL, NULL);
+      /* g_variant_parse() returns a full reference, not a floating one. */
       if (parsed_details != NULL)
-        {
-          g_clear_pointer (&self->details, g_variant_unref);
-          /* g_variant_parse() returns a full reference, not a floating one. */
-          self->details = g_steal_pointer (&parsed_details);
-        }
+        take_details (self, g_steal_pointer (&parsed_details));
     }
   return TRUE;
 }
@@ -1523,8 +1533,7 @@ complete_flow_tasks (BursarAccount *self,
 {
   g_autoptr(GPtrArray) tasks = g_steal_pointer (&self->complete_tasks);
 
-  self->complete_tasks = g_ptr_array_new_with_free_func (g_object_unref);
-  for (guint i = 0; i < tasks->len; i++)
+  for (guint i = 0; tasks != NULL && i < tasks->len; i++)
     {
       GTask *task = g_ptr_array_index (tasks, i);
 
@@ -1883,10 +1892,14 @@ bursar_account_complete_authorization_async (BursarAccount       *self,
       return;
     }
 
+  /* Made on first use: most accounts never see this call. */
+  if (self->complete_tasks == NULL)
+    self->complete_tasks = g_ptr_array_new_with_free_func (g_object_unref);
   g_ptr_array_add (self->complete_tasks, g_object_ref (task));
   if (!bursar_auth_flow_complete (self->flow, redirect_url, &error))
     {
-      g_ptr_array_remove (self->complete_tasks, task);
+      if (self->complete_tasks != NULL)
+        g_ptr_array_remove (self->complete_tasks, task);
       g_task_return_error (task, g_steal_pointer (&error));
     }
 }
