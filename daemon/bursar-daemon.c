@@ -525,14 +525,74 @@ static const char * const account_properties[] = {
   "details", "allowed-apps",
 };
 
-static gboolean handle_get_access_token (BursarDBusAccount *, GDBusMethodInvocation *, gpointer);
-static gboolean handle_refresh (BursarDBusAccount *, GDBusMethodInvocation *, gpointer);
-static gboolean handle_get_token (BursarDBusAccount *, GDBusMethodInvocation *, GVariant *, gpointer);
-static gboolean handle_authorize (BursarDBusAccount *, GDBusMethodInvocation *, GVariant *, gpointer);
-static gboolean handle_complete_authorization (BursarDBusAccount *, GDBusMethodInvocation *, const char *, gpointer);
-static gboolean handle_remove (BursarDBusAccount *, GDBusMethodInvocation *, gpointer);
-static gboolean handle_allow_app (BursarDBusAccount *, GDBusMethodInvocation *, const char *, gpointer);
-static gboolean handle_deny_app (BursarDBusAccount *, GDBusMethodInvocation *, const char *, gpointer);
+static gboolean handle_get_access_token (BursarDBusAccount *, GDBusMethodInvocation *);
+static gboolean handle_refresh (BursarDBusAccount *, GDBusMethodInvocation *);
+static gboolean handle_get_token (BursarDBusAccount *, GDBusMethodInvocation *, GVariant *);
+static gboolean handle_authorize (BursarDBusAccount *, GDBusMethodInvocation *, GVariant *);
+static gboolean handle_complete_authorization (BursarDBusAccount *, GDBusMethodInvocation *, const char *);
+static gboolean handle_remove (BursarDBusAccount *, GDBusMethodInvocation *);
+static gboolean handle_allow_app (BursarDBusAccount *, GDBusMethodInvocation *, const char *);
+static gboolean handle_deny_app (BursarDBusAccount *, GDBusMethodInvocation *, const char *);
+
+/* The exported skeleton of one account: the generated one, with the
+ * method handlers as its interface methods and the account in a field.
+ * Eight "handle-*" signal handlers and three connected-object handlers on
+ * each account cost some 3 KiB per account (figure 4 of issue 5). */
+G_DECLARE_FINAL_TYPE (BursarAccountSkeleton, bursar_account_skeleton, BURSAR, ACCOUNT_SKELETON,
+                      BursarDBusAccountSkeleton)
+
+struct _BursarAccountSkeleton
+{
+  BursarDBusAccountSkeleton parent_instance;
+  BursarAccount *account;  /* (owned) */
+  BursarDaemon *daemon;    /* (unowned) (nullable) a weak pointer */
+};
+
+static void bursar_account_skeleton_iface_init (BursarDBusAccountIface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (BursarAccountSkeleton, bursar_account_skeleton,
+                         BURSAR_DBUS_TYPE_ACCOUNT_SKELETON,
+                         G_IMPLEMENT_INTERFACE (BURSAR_DBUS_TYPE_ACCOUNT,
+                                                bursar_account_skeleton_iface_init))
+
+static void
+bursar_account_skeleton_dispose (GObject *object)
+{
+  BursarAccountSkeleton *self = BURSAR_ACCOUNT_SKELETON (object);
+
+  if (self->account != NULL)
+    g_signal_handlers_disconnect_by_data (self->account, self);
+  g_clear_object (&self->account);
+  g_clear_weak_pointer (&self->daemon);
+
+  G_OBJECT_CLASS (bursar_account_skeleton_parent_class)->dispose (object);
+}
+
+static void
+bursar_account_skeleton_class_init (BursarAccountSkeletonClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = bursar_account_skeleton_dispose;
+}
+
+/* The generated interface's other methods (property getters) stay the
+ * parent's: GObject starts a re-implemented interface from a copy. */
+static void
+bursar_account_skeleton_iface_init (BursarDBusAccountIface *iface)
+{
+  iface->handle_get_access_token = handle_get_access_token;
+  iface->handle_refresh = handle_refresh;
+  iface->handle_get_token = handle_get_token;
+  iface->handle_authorize = handle_authorize;
+  iface->handle_complete_authorization = handle_complete_authorization;
+  iface->handle_remove = handle_remove;
+  iface->handle_allow_app = handle_allow_app;
+  iface->handle_deny_app = handle_deny_app;
+}
+
+static void
+bursar_account_skeleton_init (BursarAccountSkeleton *self)
+{
+}
 
 /* Copies @name from the account to its skeleton. */
 static void
@@ -548,21 +608,6 @@ sync_property (BursarAccount     *account,
   g_object_set_property (G_OBJECT (skeleton), name, &value);
 }
 
-/* One "notify" handler per account rather than a GBinding per property:
- * the same one-way copy, at a tenth of the memory (figure 4 of issue 5). */
-static void
-account_notify_cb (BursarAccount     *account,
-                   GParamSpec        *pspec,
-                   BursarDBusAccount *skeleton)
-{
-  for (guint i = 0; i < G_N_ELEMENTS (account_properties); i++)
-    if (g_str_equal (pspec->name, account_properties[i]))
-      {
-        sync_property (account, skeleton, account_properties[i]);
-        return;
-      }
-}
-
 static char *
 account_path (const char *id)
 {
@@ -572,23 +617,31 @@ account_path (const char *id)
 /* Whatever changed, the worker thread's copies of this account's answers
  * go; the next call is answered (and offered again) by the main loop. */
 static void
-account_cache_changed_cb (BursarAccount *account,
-                          BursarDaemon  *self)
+account_cache_changed_cb (BursarAccount         *account,
+                          BursarAccountSkeleton *skeleton)
 {
   g_autofree char *path = NULL;
 
-  if (self->fast_path == NULL)
+  if (skeleton->daemon == NULL || skeleton->daemon->fast_path == NULL)
     return;
   path = account_path (bursar_account_get_id (account));
-  bursar_fast_path_forget (self->fast_path, path);
+  bursar_fast_path_forget (skeleton->daemon->fast_path, path);
 }
 
+/* One "notify" handler per account rather than a GBinding per property:
+ * the same one-way copy, at a tenth of the memory (figure 4 of issue 5). */
 static void
-account_changed_cb (BursarAccount *account,
-                    GParamSpec    *pspec,
-                    BursarDaemon  *self)
+account_notify_cb (BursarAccount         *account,
+                   GParamSpec            *pspec,
+                   BursarAccountSkeleton *skeleton)
 {
-  account_cache_changed_cb (account, self);
+  account_cache_changed_cb (account, skeleton);
+  for (guint i = 0; i < G_N_ELEMENTS (account_properties); i++)
+    if (g_str_equal (pspec->name, account_properties[i]))
+      {
+        sync_property (account, BURSAR_DBUS_ACCOUNT (skeleton), account_properties[i]);
+        return;
+      }
 }
 
 static void
@@ -597,31 +650,19 @@ export_account (BursarDaemon  *self,
 {
   g_autofree char *path = account_path (bursar_account_get_id (account));
   g_autoptr(BursarDBusObjectSkeleton) object = bursar_dbus_object_skeleton_new (path);
-  g_autoptr(BursarDBusAccount) skeleton = bursar_dbus_account_skeleton_new ();
+  g_autoptr(BursarAccountSkeleton) skeleton = g_object_new (bursar_account_skeleton_get_type (),
+                                                            NULL);
 
+  skeleton->account = g_object_ref (account);
+  g_set_weak_pointer (&skeleton->daemon, self);
   for (guint i = 0; i < G_N_ELEMENTS (account_properties); i++)
-    sync_property (account, skeleton, account_properties[i]);
-  /* Disconnected when the skeleton goes (it holds the account, below). */
-  g_signal_connect_object (account, "notify", G_CALLBACK (account_notify_cb), skeleton, 0);
-  g_signal_connect_object (account, "notify", G_CALLBACK (account_changed_cb), self, 0);
-  g_signal_connect_object (account, "token-cache-changed", G_CALLBACK (account_cache_changed_cb),
-                           self, 0);
+    sync_property (account, BURSAR_DBUS_ACCOUNT (skeleton), account_properties[i]);
+  /* Disconnected when the skeleton goes (it holds the account). */
+  g_signal_connect (account, "notify", G_CALLBACK (account_notify_cb), skeleton);
+  g_signal_connect (account, "token-cache-changed", G_CALLBACK (account_cache_changed_cb),
+                    skeleton);
 
-  /* The account is the handlers' user data; the skeleton lives no longer
-   * than the account's entry in the table (see unexport_account()). */
-  g_signal_connect (skeleton, "handle-get-access-token", G_CALLBACK (handle_get_access_token), self);
-  g_signal_connect (skeleton, "handle-refresh", G_CALLBACK (handle_refresh), self);
-  g_signal_connect (skeleton, "handle-get-token", G_CALLBACK (handle_get_token), self);
-  g_signal_connect (skeleton, "handle-authorize", G_CALLBACK (handle_authorize), self);
-  g_signal_connect (skeleton, "handle-complete-authorization",
-                    G_CALLBACK (handle_complete_authorization), self);
-  g_signal_connect (skeleton, "handle-remove", G_CALLBACK (handle_remove), self);
-  g_signal_connect (skeleton, "handle-allow-app", G_CALLBACK (handle_allow_app), self);
-  g_signal_connect (skeleton, "handle-deny-app", G_CALLBACK (handle_deny_app), self);
-
-  g_object_set_data_full (G_OBJECT (skeleton), "bursar-account", g_object_ref (account),
-                          g_object_unref);
-  bursar_dbus_object_skeleton_set_account (object, skeleton);
+  bursar_dbus_object_skeleton_set_account (object, BURSAR_DBUS_ACCOUNT (skeleton));
   g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
   g_hash_table_replace (self->accounts, g_strdup (bursar_account_get_id (account)),
                         g_object_ref (account));
@@ -642,10 +683,23 @@ unexport_account (BursarDaemon  *self,
   g_hash_table_remove (self->accounts, bursar_account_get_id (account));
 }
 
-static BursarAccount *
-account_for_skeleton (BursarDBusAccount *skeleton)
+/* The start of every account method: the caller check, then @continuation
+ * with the account. */
+static gboolean
+account_method (BursarDBusAccount     *object,
+                GDBusMethodInvocation *invocation,
+                CallerPolicy           policy,
+                CallerContinuation     continuation)
 {
-  return g_object_get_data (G_OBJECT (skeleton), "bursar-account");
+  BursarAccountSkeleton *skeleton = BURSAR_ACCOUNT_SKELETON (object);
+
+  /* Only while bursard is shutting down. */
+  if (skeleton->daemon == NULL)
+    g_dbus_method_invocation_return_error_literal (invocation, G_DBUS_ERROR, G_DBUS_ERROR_FAILED,
+                                                   _("Bursar failed unexpectedly; see its log for details."));
+  else
+    check_caller (skeleton->daemon, invocation, policy, continuation, skeleton->account);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 /* --- token methods --------------------------------------------------- */
@@ -867,30 +921,24 @@ do_get_token (BursarDaemon          *self,
 
 static gboolean
 handle_get_access_token (BursarDBusAccount     *skeleton,
-                         GDBusMethodInvocation *invocation,
-                         gpointer               user_data)
+                         GDBusMethodInvocation *invocation)
 {
-  check_caller (user_data, invocation, POLICY_ACCOUNT, do_get_access_token, account_for_skeleton (skeleton));
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return account_method (skeleton, invocation, POLICY_ACCOUNT, do_get_access_token);
 }
 
 static gboolean
 handle_refresh (BursarDBusAccount     *skeleton,
-                GDBusMethodInvocation *invocation,
-                gpointer               user_data)
+                GDBusMethodInvocation *invocation)
 {
-  check_caller (user_data, invocation, POLICY_ACCOUNT, do_refresh, account_for_skeleton (skeleton));
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return account_method (skeleton, invocation, POLICY_ACCOUNT, do_refresh);
 }
 
 static gboolean
 handle_get_token (BursarDBusAccount     *skeleton,
                   GDBusMethodInvocation *invocation,
-                  GVariant              *options,
-                  gpointer               user_data)
+                  GVariant              *options)
 {
-  check_caller (user_data, invocation, POLICY_ACCOUNT, do_get_token, account_for_skeleton (skeleton));
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return account_method (skeleton, invocation, POLICY_ACCOUNT, do_get_token);
 }
 
 /* --- authorization --------------------------------------------------- */
@@ -936,11 +984,9 @@ do_authorize (BursarDaemon          *self,
 static gboolean
 handle_authorize (BursarDBusAccount     *skeleton,
                   GDBusMethodInvocation *invocation,
-                  GVariant              *options,
-                  gpointer               user_data)
+                  GVariant              *options)
 {
-  check_caller (user_data, invocation, POLICY_ACCOUNT, do_authorize, account_for_skeleton (skeleton));
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return account_method (skeleton, invocation, POLICY_ACCOUNT, do_authorize);
 }
 
 static void
@@ -982,11 +1028,9 @@ do_complete_authorization (BursarDaemon          *self,
 static gboolean
 handle_complete_authorization (BursarDBusAccount     *skeleton,
                                GDBusMethodInvocation *invocation,
-                               const char            *redirect_url,
-                               gpointer               user_data)
+                               const char            *redirect_url)
 {
-  check_caller (user_data, invocation, POLICY_ACCOUNT, do_complete_authorization, account_for_skeleton (skeleton));
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return account_method (skeleton, invocation, POLICY_ACCOUNT, do_complete_authorization);
 }
 
 /* --- removal ---------------------------------------------------------- */
@@ -1034,11 +1078,9 @@ do_remove (BursarDaemon          *self,
 
 static gboolean
 handle_remove (BursarDBusAccount     *skeleton,
-               GDBusMethodInvocation *invocation,
-               gpointer               user_data)
+               GDBusMethodInvocation *invocation)
 {
-  check_caller (user_data, invocation, POLICY_ACCOUNT, do_remove, account_for_skeleton (skeleton));
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return account_method (skeleton, invocation, POLICY_ACCOUNT, do_remove);
 }
 
 /* --- grants for sandboxed apps ---------------------------------------- */
@@ -1070,21 +1112,17 @@ do_set_app (BursarDaemon          *self,
 static gboolean
 handle_allow_app (BursarDBusAccount     *skeleton,
                   GDBusMethodInvocation *invocation,
-                  const char            *app_id,
-                  gpointer               user_data)
+                  const char            *app_id)
 {
-  check_caller (user_data, invocation, POLICY_HOST_ONLY, do_set_app, account_for_skeleton (skeleton));
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return account_method (skeleton, invocation, POLICY_HOST_ONLY, do_set_app);
 }
 
 static gboolean
 handle_deny_app (BursarDBusAccount     *skeleton,
                  GDBusMethodInvocation *invocation,
-                 const char            *app_id,
-                 gpointer               user_data)
+                 const char            *app_id)
 {
-  check_caller (user_data, invocation, POLICY_HOST_ONLY, do_set_app, account_for_skeleton (skeleton));
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return account_method (skeleton, invocation, POLICY_HOST_ONLY, do_set_app);
 }
 
 /* --- Manager ---------------------------------------------------------- */
