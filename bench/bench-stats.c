@@ -118,12 +118,19 @@ bench_proc_timeslices (GPid pid)
 gint64
 bench_proc_rss_kib (GPid pid)
 {
+  return bench_proc_status_kib (pid, "VmRSS");
+}
+
+gint64
+bench_proc_status_kib (GPid        pid,
+                       const char *field)
+{
   g_autofree char *path = g_strdup_printf ("/proc/%d/status", (int) pid);
   g_autofree char *contents = NULL;
 
   if (!g_file_get_contents (path, &contents, NULL, NULL))
     return -1;
-  return status_value (contents, "VmRSS");
+  return status_value (contents, field);
 }
 
 char *

@@ -22,6 +22,9 @@ gint64 bench_proc_timeslices (GPid pid);
 
 /* VmRSS of @pid in KiB, or -1. */
 gint64 bench_proc_rss_kib (GPid pid);
+/* A "kB" line of /proc/PID/status (RssAnon, RssFile, …); -1 if unread. */
+gint64 bench_proc_status_kib (GPid        pid,
+                              const char *field);
 
 /* "model name" of the first CPU, total memory in MiB. */
 char *bench_cpu_model (void);
