@@ -310,6 +310,66 @@ caller_lookup_free (CallerLookup *lookup)
 }
 
 static void
+caller_lookup_fail (CallerLookup *lookup)
+{
+  for (guint i = 0; i < lookup->checks->len; i++)
+    {
+      CallerCheck *check = g_ptr_array_index (lookup->checks, i);
+
+      g_dbus_method_invocation_return_error_literal (check->invocation, BURSAR_ERROR,
+                                                     BURSAR_ERROR_ACCESS_DENIED,
+                                                     _("The caller could not be identified."));
+    }
+}
+
+/* The caller's executable and whether it is a Flatpak app come from
+ * /proc: local files, but another process's, and its mount table can be
+ * long, so they are read in GIO's thread pool rather than on the main
+ * loop. */
+static void
+identify_thread (GTask        *task,
+                 gpointer      source_object,
+                 gpointer      task_data,
+                 GCancellable *cancellable)
+{
+  Caller *caller = task_data;
+
+  if (caller->pid != 0)
+    {
+      g_autofree char *link = g_strdup_printf ("/proc/%u/exe", caller->pid);
+
+      caller->exe = g_file_read_link (link, NULL);
+    }
+  caller_identify_app (caller);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+identified_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  CallerLookup *lookup = user_data;
+  BursarDaemon *self = lookup->self;
+  Caller *caller = g_task_get_task_data (G_TASK (result));
+  const char *sender = lookup->sender;
+
+  /* Ours now: the task's data has no free function. */
+  caller->description = g_strdup_printf ("%s (pid %u, %s, %s)", sender, caller->pid,
+                                         caller->exe != NULL ? caller->exe : "?",
+                                         caller_describe_app (caller));
+  if (sender != NULL)
+    g_hash_table_remove (self->pending_callers, sender);
+  if (g_hash_table_size (self->callers) >= CALLER_CACHE_MAX)
+    g_hash_table_remove_all (self->callers);
+  g_hash_table_replace (self->callers, g_strdup (sender), caller);
+
+  for (guint i = 0; i < lookup->checks->len; i++)
+    caller_dispatch (g_ptr_array_index (lookup->checks, i), caller);
+  caller_lookup_free (lookup);
+}
+
+static void
 credentials_cb (GObject      *source,
                 GAsyncResult *result,
                 gpointer      user_data)
@@ -318,24 +378,17 @@ credentials_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GVariant) dict = NULL;
+  g_autoptr(GTask) task = NULL;
   Caller *caller;
-  const char *sender = lookup->sender;
   guint32 value;
 
-  if (sender != NULL)
-    g_hash_table_remove (lookup->self->pending_callers, sender);
   reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
   if (reply == NULL)
     {
-      g_message ("Could not identify caller %s: %s", sender, error->message);
-      for (guint i = 0; i < lookup->checks->len; i++)
-        {
-          CallerCheck *check = g_ptr_array_index (lookup->checks, i);
-
-          g_dbus_method_invocation_return_error_literal (check->invocation, BURSAR_ERROR,
-                                                         BURSAR_ERROR_ACCESS_DENIED,
-                                                         _("The caller could not be identified."));
-        }
+      g_message ("Could not identify caller %s: %s", lookup->sender, error->message);
+      if (lookup->sender != NULL)
+        g_hash_table_remove (lookup->self->pending_callers, lookup->sender);
+      caller_lookup_fail (lookup);
       caller_lookup_free (lookup);
       return;
     }
@@ -346,24 +399,14 @@ credentials_cb (GObject      *source,
   if (g_variant_lookup (dict, "UnixUserID", "u", &value))
     caller->uid = value;
   if (g_variant_lookup (dict, "ProcessID", "u", &value))
-    {
-      g_autofree char *link = g_strdup_printf ("/proc/%u/exe", value);
+    caller->pid = value;
 
-      caller->pid = value;
-      caller->exe = g_file_read_link (link, NULL);
-    }
-  caller_identify_app (caller);
-  caller->description = g_strdup_printf ("%s (pid %u, %s, %s)", sender, caller->pid,
-                                         caller->exe != NULL ? caller->exe : "?",
-                                         caller_describe_app (caller));
-
-  if (g_hash_table_size (lookup->self->callers) >= CALLER_CACHE_MAX)
-    g_hash_table_remove_all (lookup->self->callers);
-  g_hash_table_replace (lookup->self->callers, g_strdup (sender), caller);
-
-  for (guint i = 0; i < lookup->checks->len; i++)
-    caller_dispatch (g_ptr_array_index (lookup->checks, i), caller);
-  caller_lookup_free (lookup);
+  /* Calls of this caller meanwhile still join the lookup: it stays in
+   * pending_callers until identified_cb(). */
+  task = g_task_new (lookup->self, NULL, identified_cb, lookup);
+  g_task_set_source_tag (task, credentials_cb);
+  g_task_set_task_data (task, caller, NULL);
+  g_task_run_in_thread (task, identify_thread);
 }
 
 static void
