@@ -75,12 +75,14 @@ expires_in (gint64 expires_at,
   return (gint32) CLAMP (expires_at - now, 1, G_MAXINT32);
 }
 
-/* Called with the lock held. */
+/* Called with the lock held. @out_log gets the hand-out's log line when
+ * the log would show it, to be written once the lock is released. */
 static GDBusMessage *
-answer_locked (BursarFastPath *self,
-               GDBusMessage   *message,
-               const char     *path,
-               const char     *sender)
+answer_locked (BursarFastPath  *self,
+               GDBusMessage    *message,
+               const char      *path,
+               const char      *sender,
+               char           **out_log)
 {
   Entry *entry = g_hash_table_lookup (self->entries, path);
   const char *caller;
@@ -99,7 +101,7 @@ answer_locked (BursarFastPath *self,
   g_dbus_message_set_body (reply, g_variant_new ("(si)", entry->access_token,
                                                  expires_in (entry->expires_at, now)));
   if (!g_log_writer_default_would_drop (G_LOG_LEVEL_INFO, G_LOG_DOMAIN))
-    g_info ("Token of account %s handed to %s", entry->id, caller);
+    *out_log = g_strdup_printf ("Token of account %s handed to %s", entry->id, caller);
   return reply;
 }
 
@@ -121,6 +123,7 @@ filter_cb (GDBusConnection *connection,
 {
   BursarFastPath *self = user_data;
   g_autoptr(GDBusMessage) reply = NULL;
+  g_autofree char *log_line = NULL;
   const char *path;
   const char *interface;
   const char *member;
@@ -142,7 +145,7 @@ filter_cb (GDBusConnection *connection,
        * main loop's to answer or refuse. */
       if (sender != NULL && g_dbus_message_get_body (message) == NULL &&
           (g_dbus_message_get_flags (message) & G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED) == 0)
-        reply = answer_locked (self, message, path, sender);
+        reply = answer_locked (self, message, path, sender, &log_line);
     }
   else if (!is_read_only_call (interface, member))
     {
@@ -155,6 +158,10 @@ filter_cb (GDBusConnection *connection,
   if (reply == NULL)
     return message;
   g_dbus_connection_send_message (connection, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, NULL);
+  /* After the reply and outside the lock: a slow log holds up neither
+   * the caller nor the main loop. */
+  if (log_line != NULL)
+    g_info ("%s", log_line);
   g_object_unref (message);
   return NULL;
 }
