@@ -603,12 +603,29 @@ spawn_sandboxed (Fixture            *f,
       g_ptr_array_add (argv, socket_dir);
       g_ptr_array_add (argv, socket_dir);
     }
-  /* A command from the build tree (this test program) needs its directory. */
+  /* A command from the build tree (this test program) needs its directory,
+   * and in a sanitizer build the suppression files its runtime reads at
+   * start (it aborts when one is missing). */
   if (!g_str_has_prefix (command[0], "/usr/"))
     {
       g_ptr_array_add (argv, (gpointer) "--ro-bind");
       g_ptr_array_add (argv, command_dir);
       g_ptr_array_add (argv, command_dir);
+      for (const char * const *var = (const char * const[]) {
+             "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", NULL }; *var != NULL; var++)
+        {
+          g_auto(GStrv) options = g_strsplit (g_getenv (*var) != NULL ? g_getenv (*var) : "", ":", -1);
+
+          for (guint i = 0; options[i] != NULL; i++)
+            if (g_str_has_prefix (options[i], "suppressions="))
+              {
+                const char *file = options[i] + strlen ("suppressions=");
+
+                g_ptr_array_add (argv, (gpointer) "--ro-bind");
+                g_ptr_array_add (argv, (gpointer) g_intern_string (file));
+                g_ptr_array_add (argv, (gpointer) g_intern_string (file));
+              }
+        }
     }
   g_ptr_array_add (argv, (gpointer) "--setenv");
   g_ptr_array_add (argv, (gpointer) "DBUS_SESSION_BUS_ADDRESS");
