@@ -1,5 +1,11 @@
 /* bursar-account-store.h: accounts.conf, the non-secret half of every
- * account, as one GKeyFile with a group "Account <id>" per account.
+ * account, a key file with a group "Account <id>" per account.
+ *
+ * The store keeps the file as text, one chunk per group, not as a parsed
+ * GKeyFile: a parsed group costs some 2 KiB, its text a fraction of that
+ * (figure 4 of issue 5). A group is parsed only while it is read or
+ * written. Groups the daemon does not use (other groups, accounts of a
+ * provider that is gone) are written back exactly as they were read.
  *
  * Writes are asynchronous and atomic (temporary file + rename), mode 0600,
  * and coalesced: a change made while a write is running causes exactly one
@@ -16,20 +22,38 @@ G_BEGIN_DECLS
 #define BURSAR_TYPE_ACCOUNT_STORE (bursar_account_store_get_type ())
 G_DECLARE_FINAL_TYPE (BursarAccountStore, bursar_account_store, BURSAR, ACCOUNT_STORE, GObject)
 
+/* Called by bursar_account_store_load() once for every "Account <id>"
+ * group, in file order. @keyfile holds that group (@group) alone and is
+ * freed when the function returns. */
+typedef void (*BursarAccountStoreLoadFunc) (const char *account_id,
+                                            GKeyFile   *keyfile,
+                                            const char *group,
+                                            gpointer    user_data);
+
 BursarAccountStore *bursar_account_store_new (const char *path);
 const char *bursar_account_store_get_path (BursarAccountStore *self);
 
-/* Reads the file; a missing file is an empty store. Called once at start-up
- * before the bus name is owned. */
-gboolean bursar_account_store_load (BursarAccountStore  *self,
-                                    GError             **error);
+/* Reads the file and calls @func for every account in it; a missing file
+ * is an empty store. A file that does not parse is an error prefixed with
+ * the path, and @func is not called. Called once, at start-up. */
+gboolean bursar_account_store_load (BursarAccountStore          *self,
+                                    BursarAccountStoreLoadFunc   func,
+                                    gpointer                     user_data,
+                                    GError                     **error);
 
-/* Account ids in file order. */
-GStrv bursar_account_store_list_ids (BursarAccountStore *self);
-/* The key file itself; a group per account is "Account <id>". Changes are
- * written by bursar_account_store_save(). */
-GKeyFile *bursar_account_store_get_keyfile (BursarAccountStore *self);
 char *bursar_account_store_group_for (const char *account_id);
+gboolean bursar_account_store_has_account (BursarAccountStore *self,
+                                           const char         *account_id);
+/* A new key file holding the account's group as stored, comments and
+ * keys this version does not know included, or an empty key file. Change
+ * it and give it back with bursar_account_store_set_account(). */
+GKeyFile *bursar_account_store_dup_account (BursarAccountStore *self,
+                                            const char         *account_id);
+/* Replaces the account's group with @keyfile, which holds that group and
+ * no other; a new account goes to the end of the file. Schedules a write. */
+void bursar_account_store_set_account (BursarAccountStore *self,
+                                       const char         *account_id,
+                                       GKeyFile           *keyfile);
 void bursar_account_store_remove (BursarAccountStore *self,
                                   const char         *account_id);
 

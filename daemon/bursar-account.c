@@ -414,7 +414,9 @@ kf_set (GKeyFile   *kf,
 void
 bursar_account_save (BursarAccount *self)
 {
-  GKeyFile *kf = bursar_account_store_get_keyfile (self->account_store);
+  /* The group as stored, not a fresh one: comments and keys this version
+   * does not write (added by hand, or by a newer bursard) are kept. */
+  g_autoptr(GKeyFile) kf = bursar_account_store_dup_account (self->account_store, self->id);
   g_autofree char *group = bursar_account_store_group_for (self->id);
   g_autofree char *details = g_variant_print (self->details, TRUE);
   BursarAccountConfig *c = &self->config;
@@ -454,7 +456,7 @@ bursar_account_save (BursarAccount *self)
   kf_set (kf, group, "Subject", self->subject);
   kf_set (kf, group, "Details", details);
 
-  bursar_account_store_save (self->account_store);
+  bursar_account_store_set_account (self->account_store, self->id, kf);
 }
 
 static char *
@@ -471,10 +473,10 @@ kf_get (GKeyFile   *kf,
 
 gboolean
 bursar_account_load (BursarAccount  *self,
+                     GKeyFile       *kf,
+                     const char     *group,
                      GError        **error)
 {
-  GKeyFile *kf = bursar_account_store_get_keyfile (self->account_store);
-  g_autofree char *group = bursar_account_store_group_for (self->id);
   g_autofree char *state = NULL;
   g_autofree char *details = NULL;
   BursarAccountConfig *c = &self->config;

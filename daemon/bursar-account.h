@@ -66,8 +66,11 @@ BursarAccount *bursar_account_new (const char         *id,
                                    BursarHttp         *http,
                                    BursarSecretStore  *secret_store,
                                    BursarAccountStore *account_store);
-/* Reads the account's group from accounts.conf. */
+/* Reads the account's settings from @group of @kf, its group of
+ * accounts.conf (see BursarAccountStoreLoadFunc). */
 gboolean bursar_account_load (BursarAccount  *self,
+                              GKeyFile       *kf,
+                              const char     *group,
                               GError        **error);
 /* Writes the account's group to accounts.conf (asynchronously). */
 void bursar_account_save (BursarAccount *self);

@@ -1249,10 +1249,10 @@ new_account_id (BursarDaemon   *self,
   for (guint n = 1; ; n++)
     {
       g_autofree char *id = g_strdup_printf ("%s_%u", prefix, n);
-      g_autofree char *group = bursar_account_store_group_for (id);
 
+      /* An account kept in the file but not loaded holds its id too. */
       if (!g_hash_table_contains (self->accounts, id) &&
-          !g_key_file_has_group (bursar_account_store_get_keyfile (self->account_store), group))
+          !bursar_account_store_has_account (self->account_store, id))
         return g_steal_pointer (&id);
     }
 }
@@ -1721,43 +1721,53 @@ handle_add_account (BursarDBusManager     *manager,
 
 /* --- start-up --------------------------------------------------------- */
 
+/* BursarAccountStoreLoadFunc: one account of accounts.conf. An account
+ * that is not loaded stays in the file as it is. */
 static void
-load_accounts (BursarDaemon *self)
+load_account (const char *account_id,
+              GKeyFile   *kf,
+              const char *group,
+              gpointer    user_data)
 {
-  g_auto(GStrv) ids = bursar_account_store_list_ids (self->account_store);
-  GKeyFile *kf = bursar_account_store_get_keyfile (self->account_store);
+  BursarDaemon *self = user_data;
+  g_autofree char *provider_id = g_key_file_get_string (kf, group, "Provider", NULL);
+  g_autoptr(BursarAccount) account = NULL;
+  g_autoptr(GError) error = NULL;
+  BursarProvider *provider;
 
-  for (guint i = 0; ids[i] != NULL; i++)
+  if (!g_regex_match_simple ("^[A-Za-z0-9_]+$", account_id, 0, 0))
     {
-      g_autofree char *group = bursar_account_store_group_for (ids[i]);
-      g_autofree char *provider_id = g_key_file_get_string (kf, group, "Provider", NULL);
-      g_autoptr(BursarAccount) account = NULL;
-      g_autoptr(GError) error = NULL;
-      BursarProvider *provider;
-
-      if (!g_regex_match_simple ("^[A-Za-z0-9_]+$", ids[i], 0, 0))
-        {
-          g_warning ("accounts.conf: skipping account with invalid id “%s”", ids[i]);
-          continue;
-        }
-      provider = provider_id != NULL ? bursar_provider_registry_lookup (self->providers, provider_id) : NULL;
-      if (provider == NULL)
-        {
-          /* Kept in the file: the provider file may come back. */
-          g_warning ("accounts.conf: account %s uses unknown provider “%s”; not loaded",
-                     ids[i], provider_id != NULL ? provider_id : "");
-          continue;
-        }
-      account = bursar_account_new (ids[i], provider, self->http, self->secret_store,
-                                    self->account_store);
-      if (!bursar_account_load (account, &error))
-        {
-          g_warning ("accounts.conf: %s; not loaded", error->message);
-          continue;
-        }
-      export_account (self, account);
+      g_warning ("accounts.conf: skipping account with invalid id “%s”", account_id);
+      return;
     }
+  provider = provider_id != NULL ? bursar_provider_registry_lookup (self->providers, provider_id) : NULL;
+  if (provider == NULL)
+    {
+      /* Kept in the file: the provider file may come back. */
+      g_warning ("accounts.conf: account %s uses unknown provider “%s”; not loaded",
+                 account_id, provider_id != NULL ? provider_id : "");
+      return;
+    }
+  account = bursar_account_new (account_id, provider, self->http, self->secret_store,
+                                self->account_store);
+  if (!bursar_account_load (account, kf, group, &error))
+    {
+      g_warning ("accounts.conf: %s; not loaded", error->message);
+      return;
+    }
+  export_account (self, account);
+}
+
+/* Reads accounts.conf and exports its accounts; fails only for a file
+ * that cannot be read or parsed. */
+static gboolean
+load_accounts (BursarDaemon  *self,
+               GError       **error)
+{
+  if (!bursar_account_store_load (self->account_store, load_account, self, error))
+    return FALSE;
   g_debug ("%u accounts loaded", g_hash_table_size (self->accounts));
+  return TRUE;
 }
 
 /* --- the network ----------------------------------------------------- */
@@ -1831,8 +1841,6 @@ bursar_daemon_start (BursarDaemon  *self,
   self->account_store = bursar_account_store_new (conf);
   g_signal_connect_object (self->account_store, "idle", G_CALLBACK (on_store_idle), self,
                            G_CONNECT_SWAPPED);
-  if (!bursar_account_store_load (self->account_store, error))
-    return FALSE;
 
   self->fast_path = bursar_fast_path_new (self->connection, BURSAR_DBUS_ACCOUNTS_PATH,
                                          bursar_dbus_account_interface_info ()->name);
@@ -1842,7 +1850,10 @@ bursar_daemon_start (BursarDaemon  *self,
   g_signal_connect (self->manager, "handle-list-providers", G_CALLBACK (handle_list_providers), self);
   g_signal_connect (self->manager, "handle-add-account", G_CALLBACK (handle_add_account), self);
 
-  load_accounts (self);
+  /* Accounts are exported as they are read, so the file is read only
+   * now that what export_account() uses exists. */
+  if (!load_accounts (self, error))
+    return FALSE;
   watch_network (self);
 
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->manager),
