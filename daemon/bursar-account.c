@@ -54,6 +54,8 @@ struct _BursarAccount
   gboolean refresh_due;               /* the last token request failed for
                                        * want of network */
   GCancellable *cancellable;          /* (owned) cancelled on dispose */
+  BursarAccountWatchFunc watch;       /* (nullable) */
+  gpointer watch_data;
 
   guint store_retry_id;
   guint store_retry_seconds;
@@ -86,13 +88,6 @@ enum
 };
 
 static GParamSpec *properties[N_PROPS];
-
-enum
-{
-  SIGNAL_TOKEN_CACHE_CHANGED,
-  N_SIGNALS
-};
-static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE (BursarAccount, bursar_account, G_TYPE_OBJECT)
 
@@ -235,6 +230,20 @@ bursar_account_get_property (GObject    *object,
     }
 }
 
+/* Property changes reach the watcher right after the "notify" signal
+ * (which nothing in bursard connects to). */
+static void
+bursar_account_dispatch_properties_changed (GObject     *object,
+                                            guint        n_pspecs,
+                                            GParamSpec **pspecs)
+{
+  BursarAccount *self = BURSAR_ACCOUNT (object);
+
+  G_OBJECT_CLASS (bursar_account_parent_class)->dispatch_properties_changed (object, n_pspecs, pspecs);
+  for (guint i = 0; i < n_pspecs && self->watch != NULL; i++)
+    self->watch (self, pspecs[i], self->watch_data);
+}
+
 static void
 bursar_account_class_init (BursarAccountClass *klass)
 {
@@ -244,6 +253,7 @@ bursar_account_class_init (BursarAccountClass *klass)
   object_class->dispose = bursar_account_dispose;
   object_class->finalize = bursar_account_finalize;
   object_class->get_property = bursar_account_get_property;
+  object_class->dispatch_properties_changed = bursar_account_dispatch_properties_changed;
 
   /* Names match the properties of the generated D-Bus skeleton, so the
    * daemon binds them one to one. None of them is a secret. */
@@ -265,12 +275,6 @@ bursar_account_class_init (BursarAccountClass *klass)
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
-  /* What bursar_account_peek_token() would answer may have changed: a
-   * token request or keyring read is starting or queued, or the state
-   * moved. Holders of a copy of an earlier answer drop it. */
-  signals[SIGNAL_TOKEN_CACHE_CHANGED] =
-    g_signal_new ("token-cache-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -338,6 +342,25 @@ set_string (BursarAccount  *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
 }
 
+void
+bursar_account_set_watch (BursarAccount          *self,
+                          BursarAccountWatchFunc  func,
+                          gpointer                user_data)
+{
+  self->watch = func;
+  self->watch_data = user_data;
+}
+
+/* What bursar_account_peek_token() would answer may have changed: a token
+ * request or keyring read is starting or queued, or the state moved.
+ * Holders of a copy of an earlier answer drop it. */
+static void
+token_cache_changed (BursarAccount *self)
+{
+  if (self->watch != NULL)
+    self->watch (self, NULL, self->watch_data);
+}
+
 static void
 set_state (BursarAccount      *self,
            BursarAccountState  state)
@@ -346,7 +369,7 @@ set_state (BursarAccount      *self,
 
   if (self->state != state)
     {
-      g_signal_emit (self, signals[SIGNAL_TOKEN_CACHE_CHANGED], 0);
+      token_cache_changed (self);
       g_debug ("Account %s: %s → %s", self->id,
                bursar_account_state_to_string (self->state),
                bursar_account_state_to_string (state));
@@ -1180,7 +1203,7 @@ pump (BursarAccount *self)
   GTask *task;
 
   /* Every waiter and every request or keyring read goes through here. */
-  g_signal_emit (self, signals[SIGNAL_TOKEN_CACHE_CHANGED], 0);
+  token_cache_changed (self);
   if (self->busy)
     return;
 

@@ -61,6 +61,19 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (BursarTokenInfo, bursar_token_info_free)
 #define BURSAR_TYPE_ACCOUNT (bursar_account_get_type ())
 G_DECLARE_FINAL_TYPE (BursarAccount, bursar_account, BURSAR, ACCOUNT, GObject)
 
+/* Called with the changed property, or with NULL when what
+ * bursar_account_peek_token() would answer may have changed (a token
+ * request or keyring read starts or queues, the state moves): holders of
+ * a copy of an earlier answer drop it. One watcher per account, set by
+ * the daemon: three signal handlers per account cost some 0.8 KiB of the
+ * 2 KiB an account may take (figure 4 of issue 5). */
+typedef void (*BursarAccountWatchFunc) (BursarAccount *account,
+                                        GParamSpec    *pspec,
+                                        gpointer       user_data);
+void bursar_account_set_watch (BursarAccount          *self,
+                               BursarAccountWatchFunc  func,
+                               gpointer                user_data);
+
 BursarAccount *bursar_account_new (const char         *id,
                                    BursarProvider     *provider,
                                    BursarHttp         *http,

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bursar-account.h"
+#include "bursar-account-bus.h"
 #include "bursar-account-store.h"
 #include "bursar-caller.h"
 #include "bursar-daemon.h"
@@ -42,7 +43,7 @@ struct _BursarDaemon
   GObject parent_instance;
 
   GDBusConnection *connection;             /* (owned) */
-  GDBusObjectManagerServer *object_manager; /* (owned) */
+  BursarAccountBus *account_bus;           /* (owned) */
   BursarDBusManager *manager;              /* (owned) */
   BursarProviderRegistry *providers;       /* (owned) */
   BursarHttp *http;                        /* (owned) */
@@ -139,7 +140,16 @@ bursar_daemon_dispose (GObject *object)
   if (self->manager != NULL)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->manager));
   g_clear_object (&self->manager);
-  g_clear_object (&self->object_manager);
+  g_clear_pointer (&self->account_bus, bursar_account_bus_free);
+  if (self->accounts != NULL)
+    {
+      GHashTableIter iter;
+      gpointer account;
+
+      g_hash_table_iter_init (&iter, self->accounts);
+      while (g_hash_table_iter_next (&iter, NULL, &account))
+        bursar_account_set_watch (account, NULL, NULL);
+    }
   g_clear_object (&self->notifier);
   if (self->network_monitor != NULL)
     g_signal_handlers_disconnect_by_data (self->network_monitor, self);
@@ -562,153 +572,47 @@ lookup_string (GVariant   *options,
 
 /* --- accounts on the bus --------------------------------------------- */
 
-static const char * const account_properties[] = {
-  "id", "provider", "provider-name", "label", "identity", "environment", "flow",
-  "scopes", "state", "attention-needed", "last-error", "expires-at", "api-base-url",
-  "details", "allowed-apps",
-};
-
-static gboolean handle_get_access_token (BursarDBusAccount *, GDBusMethodInvocation *);
-static gboolean handle_refresh (BursarDBusAccount *, GDBusMethodInvocation *);
-static gboolean handle_get_token (BursarDBusAccount *, GDBusMethodInvocation *, GVariant *);
-static gboolean handle_authorize (BursarDBusAccount *, GDBusMethodInvocation *, GVariant *);
-static gboolean handle_complete_authorization (BursarDBusAccount *, GDBusMethodInvocation *, const char *);
-static gboolean handle_remove (BursarDBusAccount *, GDBusMethodInvocation *);
-static gboolean handle_allow_app (BursarDBusAccount *, GDBusMethodInvocation *, const char *);
-static gboolean handle_deny_app (BursarDBusAccount *, GDBusMethodInvocation *, const char *);
-
-/* The exported skeleton of one account: the generated one, with the
- * method handlers as its interface methods and the account in a field.
- * Eight "handle-*" signal handlers and three connected-object handlers on
- * each account cost some 3 KiB per account (figure 4 of issue 5). */
-G_DECLARE_FINAL_TYPE (BursarAccountSkeleton, bursar_account_skeleton, BURSAR, ACCOUNT_SKELETON,
-                      BursarDBusAccountSkeleton)
-
-struct _BursarAccountSkeleton
-{
-  BursarDBusAccountSkeleton parent_instance;
-  BursarAccount *account;  /* (owned) */
-  BursarDaemon *daemon;    /* (unowned) (nullable) a weak pointer */
-};
-
-static void bursar_account_skeleton_iface_init (BursarDBusAccountIface *iface);
-
-G_DEFINE_TYPE_WITH_CODE (BursarAccountSkeleton, bursar_account_skeleton,
-                         BURSAR_DBUS_TYPE_ACCOUNT_SKELETON,
-                         G_IMPLEMENT_INTERFACE (BURSAR_DBUS_TYPE_ACCOUNT,
-                                                bursar_account_skeleton_iface_init))
-
-static void
-bursar_account_skeleton_dispose (GObject *object)
-{
-  BursarAccountSkeleton *self = BURSAR_ACCOUNT_SKELETON (object);
-
-  if (self->account != NULL)
-    g_signal_handlers_disconnect_by_data (self->account, self);
-  g_clear_object (&self->account);
-  g_clear_weak_pointer (&self->daemon);
-
-  G_OBJECT_CLASS (bursar_account_skeleton_parent_class)->dispose (object);
-}
-
-static void
-bursar_account_skeleton_class_init (BursarAccountSkeletonClass *klass)
-{
-  G_OBJECT_CLASS (klass)->dispose = bursar_account_skeleton_dispose;
-}
-
-/* The generated interface's other methods (property getters) stay the
- * parent's: GObject starts a re-implemented interface from a copy. */
-static void
-bursar_account_skeleton_iface_init (BursarDBusAccountIface *iface)
-{
-  iface->handle_get_access_token = handle_get_access_token;
-  iface->handle_refresh = handle_refresh;
-  iface->handle_get_token = handle_get_token;
-  iface->handle_authorize = handle_authorize;
-  iface->handle_complete_authorization = handle_complete_authorization;
-  iface->handle_remove = handle_remove;
-  iface->handle_allow_app = handle_allow_app;
-  iface->handle_deny_app = handle_deny_app;
-}
-
-static void
-bursar_account_skeleton_init (BursarAccountSkeleton *self)
-{
-}
-
-/* Copies @name from the account to its skeleton. */
-static void
-sync_property (BursarAccount     *account,
-               BursarDBusAccount *skeleton,
-               const char        *name)
-{
-  GParamSpec *pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (account), name);
-  g_auto(GValue) value = G_VALUE_INIT;
-
-  g_value_init (&value, pspec->value_type);
-  g_object_get_property (G_OBJECT (account), name, &value);
-  g_object_set_property (G_OBJECT (skeleton), name, &value);
-}
-
 static char *
 account_path (const char *id)
 {
   return g_strconcat (BURSAR_DBUS_ACCOUNTS_PATH "/", id, NULL);
 }
 
-/* Whatever changed, the worker thread's copies of this account's answers
- * go; the next call is answered (and offered again) by the main loop. */
+/* Every change of an account (see BursarAccountWatchFunc). Whatever
+ * changed, the worker thread's copies of the account's answers go; the
+ * next call is answered (and offered again) by the main loop. */
 static void
-account_cache_changed_cb (BursarAccount         *account,
-                          BursarAccountSkeleton *skeleton)
+account_changed_cb (BursarAccount *account,
+                    GParamSpec    *pspec,
+                    gpointer       user_data)
 {
-  g_autofree char *path = NULL;
+  BursarDaemon *self = user_data;
 
-  if (skeleton->daemon == NULL || skeleton->daemon->fast_path == NULL)
+  if (self->fast_path != NULL)
+    {
+      g_autofree char *path = account_path (bursar_account_get_id (account));
+
+      bursar_fast_path_forget (self->fast_path, path);
+    }
+  if (pspec == NULL)
     return;
-  path = account_path (bursar_account_get_id (account));
-  bursar_fast_path_forget (skeleton->daemon->fast_path, path);
-}
-
-/* One "notify" handler per account rather than a GBinding per property:
- * the same one-way copy, at a tenth of the memory (figure 4 of issue 5). */
-static void
-account_notify_cb (BursarAccount         *account,
-                   GParamSpec            *pspec,
-                   BursarAccountSkeleton *skeleton)
-{
-  account_cache_changed_cb (account, skeleton);
-  for (guint i = 0; i < G_N_ELEMENTS (account_properties); i++)
-    if (g_str_equal (pspec->name, account_properties[i]))
-      {
-        sync_property (account, BURSAR_DBUS_ACCOUNT (skeleton), account_properties[i]);
-        return;
-      }
+  if (self->account_bus != NULL)
+    bursar_account_bus_notify (self->account_bus, account, pspec);
+  if (g_str_equal (pspec->name, "attention-needed"))
+    bursar_notifier_attention_changed (self->notifier, account);
 }
 
 static void
 export_account (BursarDaemon  *self,
                 BursarAccount *account)
 {
-  g_autofree char *path = account_path (bursar_account_get_id (account));
-  g_autoptr(BursarDBusObjectSkeleton) object = bursar_dbus_object_skeleton_new (path);
-  g_autoptr(BursarAccountSkeleton) skeleton = g_object_new (bursar_account_skeleton_get_type (),
-                                                            NULL);
-
-  skeleton->account = g_object_ref (account);
-  g_set_weak_pointer (&skeleton->daemon, self);
-  for (guint i = 0; i < G_N_ELEMENTS (account_properties); i++)
-    sync_property (account, BURSAR_DBUS_ACCOUNT (skeleton), account_properties[i]);
-  /* Disconnected when the skeleton goes (it holds the account). */
-  g_signal_connect (account, "notify", G_CALLBACK (account_notify_cb), skeleton);
-  g_signal_connect (account, "token-cache-changed", G_CALLBACK (account_cache_changed_cb),
-                    skeleton);
-
-  bursar_dbus_object_skeleton_set_account (object, BURSAR_DBUS_ACCOUNT (skeleton));
-  g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
   g_hash_table_replace (self->accounts, g_strdup (bursar_account_get_id (account)),
                         g_object_ref (account));
+  /* Unset by unexport_account() or dispose. */
+  bursar_account_set_watch (account, account_changed_cb, self);
+  /* At start-up the accounts are on the bus when it is registered. */
+  if (self->account_bus != NULL)
+    bursar_account_bus_added (self->account_bus, account);
   bursar_notifier_watch (self->notifier, account);
 }
 
@@ -721,28 +625,11 @@ unexport_account (BursarDaemon  *self,
   bursar_notifier_unwatch (self->notifier, account);
   if (self->fast_path != NULL)
     bursar_fast_path_forget (self->fast_path, path);
-  g_dbus_object_manager_server_unexport (self->object_manager, path);
+  bursar_account_set_watch (account, NULL, NULL);
+  if (self->account_bus != NULL)
+    bursar_account_bus_removed (self->account_bus, account);
   bursar_account_store_remove (self->account_store, bursar_account_get_id (account));
   g_hash_table_remove (self->accounts, bursar_account_get_id (account));
-}
-
-/* The start of every account method: the caller check, then @continuation
- * with the account. */
-static gboolean
-account_method (BursarDBusAccount     *object,
-                GDBusMethodInvocation *invocation,
-                CallerPolicy           policy,
-                CallerContinuation     continuation)
-{
-  BursarAccountSkeleton *skeleton = BURSAR_ACCOUNT_SKELETON (object);
-
-  /* Only while bursard is shutting down. */
-  if (skeleton->daemon == NULL)
-    g_dbus_method_invocation_return_error_literal (invocation, G_DBUS_ERROR, G_DBUS_ERROR_FAILED,
-                                                   _("Bursar failed unexpectedly; see its log for details."));
-  else
-    check_caller (skeleton->daemon, invocation, policy, continuation, skeleton->account);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 /* --- token methods --------------------------------------------------- */
@@ -962,28 +849,6 @@ do_get_token (BursarDaemon          *self,
   start_token_call (self, data, invocation, caller, TOKEN_REPLY_FULL, min_valid, FALSE);
 }
 
-static gboolean
-handle_get_access_token (BursarDBusAccount     *skeleton,
-                         GDBusMethodInvocation *invocation)
-{
-  return account_method (skeleton, invocation, POLICY_ACCOUNT, do_get_access_token);
-}
-
-static gboolean
-handle_refresh (BursarDBusAccount     *skeleton,
-                GDBusMethodInvocation *invocation)
-{
-  return account_method (skeleton, invocation, POLICY_ACCOUNT, do_refresh);
-}
-
-static gboolean
-handle_get_token (BursarDBusAccount     *skeleton,
-                  GDBusMethodInvocation *invocation,
-                  GVariant              *options)
-{
-  return account_method (skeleton, invocation, POLICY_ACCOUNT, do_get_token);
-}
-
 /* --- authorization --------------------------------------------------- */
 
 static void
@@ -1024,14 +889,6 @@ do_authorize (BursarDaemon          *self,
   bursar_account_authorize_async (data, open_browser, NULL, authorize_cb, g_object_ref (invocation));
 }
 
-static gboolean
-handle_authorize (BursarDBusAccount     *skeleton,
-                  GDBusMethodInvocation *invocation,
-                  GVariant              *options)
-{
-  return account_method (skeleton, invocation, POLICY_ACCOUNT, do_authorize);
-}
-
 static void
 complete_cb (GObject      *source,
              GAsyncResult *result,
@@ -1066,14 +923,6 @@ do_complete_authorization (BursarDaemon          *self,
     }
   bursar_account_complete_authorization_async (data, url, NULL, complete_cb,
                                                g_object_ref (invocation));
-}
-
-static gboolean
-handle_complete_authorization (BursarDBusAccount     *skeleton,
-                               GDBusMethodInvocation *invocation,
-                               const char            *redirect_url)
-{
-  return account_method (skeleton, invocation, POLICY_ACCOUNT, do_complete_authorization);
 }
 
 /* --- removal ---------------------------------------------------------- */
@@ -1119,13 +968,6 @@ do_remove (BursarDaemon          *self,
   bursar_account_remove_async (data, NULL, remove_cb, call);
 }
 
-static gboolean
-handle_remove (BursarDBusAccount     *skeleton,
-               GDBusMethodInvocation *invocation)
-{
-  return account_method (skeleton, invocation, POLICY_ACCOUNT, do_remove);
-}
-
 /* --- grants for sandboxed apps ---------------------------------------- */
 
 static void
@@ -1152,20 +994,43 @@ do_set_app (BursarDaemon          *self,
   g_dbus_method_invocation_return_value (invocation, NULL);
 }
 
-static gboolean
-handle_allow_app (BursarDBusAccount     *skeleton,
-                  GDBusMethodInvocation *invocation,
-                  const char            *app_id)
-{
-  return account_method (skeleton, invocation, POLICY_HOST_ONLY, do_set_app);
-}
+/* --- dispatch of account methods ------------------------------------- */
 
-static gboolean
-handle_deny_app (BursarDBusAccount     *skeleton,
-                 GDBusMethodInvocation *invocation,
-                 const char            *app_id)
+static const struct
 {
-  return account_method (skeleton, invocation, POLICY_HOST_ONLY, do_set_app);
+  const char *name;
+  CallerPolicy policy;
+  CallerContinuation continuation;
+} account_methods[] = {
+  { "GetAccessToken", POLICY_ACCOUNT, do_get_access_token },
+  { "Refresh", POLICY_ACCOUNT, do_refresh },
+  { "GetToken", POLICY_ACCOUNT, do_get_token },
+  { "Authorize", POLICY_ACCOUNT, do_authorize },
+  { "CompleteAuthorization", POLICY_ACCOUNT, do_complete_authorization },
+  { "Remove", POLICY_ACCOUNT, do_remove },
+  { "AllowApp", POLICY_HOST_ONLY, do_set_app },
+  { "DenyApp", POLICY_HOST_ONLY, do_set_app },
+};
+
+/* Every account method starts with the caller check; GDBus has checked
+ * the method name and the arguments' types against the introspection. */
+static void
+account_method_call (BursarAccount         *account,
+                     GDBusMethodInvocation *invocation,
+                     gpointer               user_data)
+{
+  BursarDaemon *self = user_data;
+  const char *method = g_dbus_method_invocation_get_method_name (invocation);
+
+  for (guint i = 0; i < G_N_ELEMENTS (account_methods); i++)
+    if (g_str_equal (method, account_methods[i].name))
+      {
+        check_caller (self, invocation, account_methods[i].policy,
+                      account_methods[i].continuation, account);
+        return;
+      }
+  g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD,
+                                         "No such method %s", method);
 }
 
 /* --- Manager ---------------------------------------------------------- */
@@ -1844,7 +1709,6 @@ bursar_daemon_start (BursarDaemon  *self,
 
   self->fast_path = bursar_fast_path_new (self->connection, BURSAR_DBUS_ACCOUNTS_PATH,
                                          bursar_dbus_account_interface_info ()->name);
-  self->object_manager = g_dbus_object_manager_server_new (BURSAR_DBUS_PATH);
   self->manager = bursar_dbus_manager_skeleton_new ();
   bursar_dbus_manager_set_version (self->manager, PACKAGE_VERSION);
   g_signal_connect (self->manager, "handle-list-providers", G_CALLBACK (handle_list_providers), self);
@@ -1859,6 +1723,8 @@ bursar_daemon_start (BursarDaemon  *self,
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->manager),
                                          self->connection, BURSAR_DBUS_PATH, error))
     return FALSE;
-  g_dbus_object_manager_server_set_connection (self->object_manager, self->connection);
-  return TRUE;
+  self->account_bus = bursar_account_bus_new (self->connection, BURSAR_DBUS_PATH,
+                                              BURSAR_DBUS_ACCOUNTS_PATH, self->accounts,
+                                              account_method_call, self, error);
+  return self->account_bus != NULL;
 }

@@ -22,7 +22,6 @@ struct _BursarNotifier
   GObject parent_instance;
 
   GDBusConnection *connection; /* (owned) */
-  GHashTable *watched;         /* (owned) set of accounts, a reference each */
   GHashTable *notified;        /* (owned) account → notification id (0 = pending) */
   guint action_subscription;
   GCancellable *cancellable;   /* (owned) */
@@ -39,17 +38,7 @@ bursar_notifier_dispose (GObject *object)
   if (self->connection != NULL && self->action_subscription != 0)
     g_dbus_connection_signal_unsubscribe (self->connection, self->action_subscription);
   self->action_subscription = 0;
-  if (self->watched != NULL)
-    {
-      GHashTableIter iter;
-      gpointer account;
-
-      g_hash_table_iter_init (&iter, self->watched);
-      while (g_hash_table_iter_next (&iter, &account, NULL))
-        g_signal_handlers_disconnect_by_data (account, self);
-    }
   g_clear_pointer (&self->notified, g_hash_table_unref);
-  g_clear_pointer (&self->watched, g_hash_table_unref);
   g_clear_object (&self->connection);
   g_clear_object (&self->cancellable);
 
@@ -65,10 +54,9 @@ bursar_notifier_class_init (BursarNotifierClass *klass)
 static void
 bursar_notifier_init (BursarNotifier *self)
 {
-  /* Keys are watched accounts (a reference each); values are the id of
-   * the notification shown for them, absent when none. */
+  /* Keys are accounts in need (a reference each); values are the id of
+   * the notification shown for them, 0 while none is. */
   self->notified = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref, NULL);
-  self->watched = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref, NULL);
   self->cancellable = g_cancellable_new ();
 }
 
@@ -214,10 +202,9 @@ close_notification (BursarNotifier *self,
                           NULL, NULL);
 }
 
-static void
-on_attention_changed (BursarAccount  *account,
-                      GParamSpec     *pspec,
-                      BursarNotifier *self)
+void
+bursar_notifier_attention_changed (BursarNotifier *self,
+                                   BursarAccount  *account)
 {
   gboolean attention = FALSE;
   gpointer value;
@@ -242,18 +229,13 @@ void
 bursar_notifier_watch (BursarNotifier *self,
                        BursarAccount  *account)
 {
-  if (!g_hash_table_add (self->watched, g_object_ref (account)))
-    return;
-  g_signal_connect (account, "notify::attention-needed", G_CALLBACK (on_attention_changed), self);
+  gboolean attention = FALSE;
+
   /* An account already in need at start-up was notified before: the user
    * knows, and a login session should not start with old news. */
-  {
-    gboolean attention = FALSE;
-
-    g_object_get (account, "attention-needed", &attention, NULL);
-    if (attention)
-      g_hash_table_insert (self->notified, g_object_ref (account), GUINT_TO_POINTER (0));
-  }
+  g_object_get (account, "attention-needed", &attention, NULL);
+  if (attention)
+    g_hash_table_insert (self->notified, g_object_ref (account), GUINT_TO_POINTER (0));
 }
 
 void
@@ -262,12 +244,10 @@ bursar_notifier_unwatch (BursarNotifier *self,
 {
   gpointer value;
 
-  g_signal_handlers_disconnect_by_data (account, self);
   if (g_hash_table_lookup_extended (self->notified, account, NULL, &value))
     {
       if (GPOINTER_TO_UINT (value) != 0)
         close_notification (self, GPOINTER_TO_UINT (value));
       g_hash_table_remove (self->notified, account);
     }
-  g_hash_table_remove (self->watched, account);
 }

@@ -17,8 +17,13 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (BursarNotifier, bursar_notifier, BURSAR, NOTIFIER, GObject)
 
 BursarNotifier *bursar_notifier_new (GDBusConnection *connection);
+/* @account is new (at start-up, or added). */
 void bursar_notifier_watch (BursarNotifier *self,
                             BursarAccount  *account);
+/* @account's "attention-needed" changed. */
+void bursar_notifier_attention_changed (BursarNotifier *self,
+                                        BursarAccount  *account);
+/* @account is going: its notification is closed. */
 void bursar_notifier_unwatch (BursarNotifier *self,
                               BursarAccount  *account);
 

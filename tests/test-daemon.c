@@ -744,6 +744,248 @@ test_german (Fixture       *f,
   g_assert_cmpstr (error->message, ==, "Es gibt keinen Anbieter „no-such-provider“.");
 }
 
+/* --- the account objects as a client sees them ------------------------- */
+
+typedef struct
+{
+  GPtrArray *signals;  /* (element-type utf8) "Member path (args)" */
+} SignalLog;
+
+static void
+signal_log_cb (GDBusConnection *connection,
+               const char      *sender,
+               const char      *object_path,
+               const char      *interface_name,
+               const char      *signal_name,
+               GVariant        *parameters,
+               gpointer         user_data)
+{
+  SignalLog *log = user_data;
+  g_autofree char *args = g_variant_print (parameters, FALSE);
+
+  g_ptr_array_add (log->signals, g_strdup_printf ("%s %s %s", signal_name, object_path, args));
+}
+
+/* Waits (bounded) for a signal whose text has @prefix and every string of
+ * @fragments; returns it. */
+static const char *
+wait_signal (SignalLog          *log,
+             const char         *prefix,
+             const char * const *fragments)
+{
+  gboolean timed_out = FALSE;
+  guint id = g_timeout_add_seconds (BURSAR_TEST_WAIT_SECONDS, bursar_test_timeout_cb, &timed_out);
+
+  while (!timed_out)
+    {
+      for (guint i = 0; i < log->signals->len; i++)
+        {
+          const char *text = log->signals->pdata[i];
+          gboolean all = g_str_has_prefix (text, prefix);
+
+          for (guint j = 0; all && fragments != NULL && fragments[j] != NULL; j++)
+            all = strstr (text, fragments[j]) != NULL;
+          if (all)
+            {
+              g_source_remove (id);
+              return text;
+            }
+        }
+      g_main_context_iteration (NULL, TRUE);
+    }
+  for (guint i = 0; i < log->signals->len; i++)
+    g_test_message ("signal seen: %s", (const char *) log->signals->pdata[i]);
+  g_assert_not_reached ();
+}
+
+static GVariant *
+get_all (Fixture    *f,
+         const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = bursar_test_call (f->env, path, "org.freedesktop.DBus.Properties",
+                                                "GetAll",
+                                                g_variant_new ("(s)", BURSAR_TEST_ACCOUNT_IFACE),
+                                                "(a{sv})", &error);
+
+  g_assert_no_error (error);
+  return g_variant_get_child_value (reply, 0);
+}
+
+static GVariant *
+managed_objects (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = bursar_test_call (f->env, BURSAR_TEST_MANAGER_PATH,
+                                                "org.freedesktop.DBus.ObjectManager",
+                                                "GetManagedObjects", NULL, "(a{oa{sa{sv}}})",
+                                                &error);
+
+  g_assert_no_error (error);
+  return g_variant_get_child_value (reply, 0);
+}
+
+static char *
+introspect (Fixture    *f,
+            const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = bursar_test_call (f->env, path, "org.freedesktop.DBus.Introspectable",
+                                                "Introspect", NULL, "(s)", &error);
+  char *xml = NULL;
+
+  g_assert_no_error (error);
+  g_variant_get (reply, "(s)", &xml);
+  return xml;
+}
+
+/* A call that must fail as a call to an object that is not there. */
+static void
+assert_no_object (Fixture    *f,
+                  const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = bursar_test_call (f->env, path, BURSAR_TEST_ACCOUNT_IFACE,
+                                                "GetAccessToken", NULL, "(si)", &error);
+
+  g_assert_null (reply);
+  g_assert_true (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD) ||
+                 g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT));
+  g_clear_error (&error);
+  reply = bursar_test_call (f->env, path, "org.freedesktop.DBus.Properties", "Get",
+                            g_variant_new ("(ss)", BURSAR_TEST_ACCOUNT_IFACE, "State"), "(v)",
+                            &error);
+  g_assert_null (reply);
+  g_assert_nonnull (error);
+}
+
+static void
+test_bus_objects (Fixture       *f,
+                  gconstpointer  data)
+{
+  SignalLog log = { g_ptr_array_new_with_free_func (g_free) };
+  guint manager_id, properties_id;
+  g_autofree char *path = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *added_prefix = NULL;
+  g_autofree char *changed_prefix = NULL;
+  g_autofree char *node = NULL;
+  g_autofree char *xml = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *state = NULL;
+  g_autoptr(GVariant) all = NULL;
+  g_autoptr(GVariant) objects = NULL;
+  g_autoptr(GVariant) listed = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *added;
+
+  manager_id = g_dbus_connection_signal_subscribe (f->bus, NULL, "org.freedesktop.DBus.ObjectManager",
+                                                   NULL, BURSAR_TEST_MANAGER_PATH, NULL,
+                                                   G_DBUS_SIGNAL_FLAGS_NONE, signal_log_cb, &log, NULL);
+  properties_id = g_dbus_connection_signal_subscribe (f->bus, NULL, "org.freedesktop.DBus.Properties",
+                                                      "PropertiesChanged", NULL,
+                                                      BURSAR_TEST_ACCOUNT_IFACE,
+                                                      G_DBUS_SIGNAL_FLAGS_NONE, signal_log_cb,
+                                                      &log, NULL);
+  /* The subscriptions are in place once the bus has seen them. */
+  g_assert_nonnull (managed_objects (f));
+
+  /* A new account is announced with every property. */
+  path = bursar_test_add_oidc_account (f->env, NULL);
+  id = g_path_get_basename (path);
+  added_prefix = g_strdup_printf ("InterfacesAdded %s ('%s', {'%s': {",
+                                  BURSAR_TEST_MANAGER_PATH, path, BURSAR_TEST_ACCOUNT_IFACE);
+  added = wait_signal (&log, added_prefix, (const char * const[]) {
+                         "'State': <'needs-authorization'>", "'Provider': <'oidc'>",
+                         "'Id': <'", "'AttentionNeeded': <", "'Details': <", NULL });
+  all = get_all (f, path);
+  g_assert_cmpuint (g_variant_n_children (all), ==, 15);
+  for (gsize i = 0; i < g_variant_n_children (all); i++)
+    {
+      const char *name = NULL;
+      g_autoptr(GVariant) child = g_variant_get_child_value (all, i);
+      g_autofree char *needle = NULL;
+
+      g_variant_get_child (child, 0, "&s", &name);
+      needle = g_strdup_printf ("'%s': <", name);
+      g_assert_nonnull (strstr (added, needle));
+    }
+
+  /* GetManagedObjects lists it with the same properties. */
+  objects = managed_objects (f);
+  g_assert_cmpuint (g_variant_n_children (objects), ==, 1);
+  g_assert_true (g_variant_lookup (objects, path, "@a{sa{sv}}", &listed));
+  g_clear_pointer (&value, g_variant_unref);
+  value = g_variant_lookup_value (listed, BURSAR_TEST_ACCOUNT_IFACE, NULL);
+  g_assert_true (g_variant_equal (value, all));
+
+  /* Properties: Get, and neither Set nor an unknown name. */
+  state = bursar_test_get_string_property (f->env, path, "State");
+  g_assert_cmpstr (state, ==, "needs-authorization");
+  reply = bursar_test_call (f->env, path, "org.freedesktop.DBus.Properties", "Set",
+                            g_variant_new ("(ssv)", BURSAR_TEST_ACCOUNT_IFACE, "Label",
+                                           g_variant_new_string ("changed")), NULL, &error);
+  g_assert_null (reply);
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+  reply = bursar_test_call (f->env, path, "org.freedesktop.DBus.Properties", "Get",
+                            g_variant_new ("(ss)", BURSAR_TEST_ACCOUNT_IFACE, "NoSuchProperty"),
+                            "(v)", &error);
+  g_assert_null (reply);
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+  g_clear_pointer (&value, g_variant_unref);
+  value = bursar_test_get_property (f->env, path, "Label");
+  g_assert_cmpstr (g_variant_get_string (value, NULL), ==, "");
+
+  /* A change of state is announced, without being asked for. */
+  url = bursar_test_authorize (f->env, path, bursar_test_authorize_options (FALSE), &error);
+  g_assert_no_error (error);
+  changed_prefix = g_strdup_printf ("PropertiesChanged %s ('%s', {", path, BURSAR_TEST_ACCOUNT_IFACE);
+  wait_signal (&log, changed_prefix, (const char * const[]) { "'State': <'authorizing'>", NULL });
+
+  /* Introspection: the manager, the accounts node, the account. */
+  xml = introspect (f, BURSAR_TEST_MANAGER_PATH);
+  g_assert_nonnull (strstr (xml, "<interface name=\"org.freedesktop.DBus.ObjectManager\">"));
+  g_assert_nonnull (strstr (xml, "<interface name=\"" BURSAR_TEST_MANAGER_IFACE "\">"));
+  g_assert_nonnull (strstr (xml, "<node name=\"accounts\"/>"));
+  g_free (xml);
+  xml = introspect (f, BURSAR_TEST_MANAGER_PATH "/accounts");
+  node = g_strdup_printf ("<node name=\"%s\"/>", id);
+  g_assert_nonnull (strstr (xml, node));
+  g_free (xml);
+  xml = introspect (f, path);
+  g_assert_nonnull (strstr (xml, "<interface name=\"" BURSAR_TEST_ACCOUNT_IFACE "\">"));
+  g_assert_nonnull (strstr (xml, "<method name=\"GetAccessToken\">"));
+  g_assert_nonnull (strstr (xml, "<property type=\"s\" name=\"State\" access=\"read\"/>"));
+
+  /* No object where there is no account. */
+  assert_no_object (f, BURSAR_TEST_MANAGER_PATH "/accounts/no_such_account");
+  assert_no_object (f, BURSAR_TEST_MANAGER_PATH "/accounts");
+
+  /* Removal is announced, and the object is gone. */
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = bursar_test_call (f->env, path, BURSAR_TEST_ACCOUNT_IFACE, "Remove", NULL, "()", &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&added_prefix, g_free);
+  added_prefix = g_strdup_printf ("InterfacesRemoved %s ('%s', ['%s'])",
+                                  BURSAR_TEST_MANAGER_PATH, path, BURSAR_TEST_ACCOUNT_IFACE);
+  wait_signal (&log, added_prefix, NULL);
+  g_clear_pointer (&objects, g_variant_unref);
+  objects = managed_objects (f);
+  g_assert_cmpuint (g_variant_n_children (objects), ==, 0);
+  assert_no_object (f, path);
+  g_free (xml);
+  xml = introspect (f, BURSAR_TEST_MANAGER_PATH "/accounts");
+  g_assert_null (strstr (xml, node));
+
+  g_dbus_connection_signal_unsubscribe (f->bus, manager_id);
+  g_dbus_connection_signal_unsubscribe (f->bus, properties_id);
+  g_ptr_array_unref (log.signals);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -771,6 +1013,7 @@ main (int   argc,
   ADD ("second-instance", test_second_instance);
   ADD ("bursarctl", test_bursarctl);
   ADD ("german", test_german);
+  ADD ("bus-objects", test_bus_objects);
 
   return g_test_run ();
 }
