@@ -17,11 +17,15 @@
 #define KEY_FILE_FLAGS (G_KEY_FILE_KEEP_COMMENTS | G_KEY_FILE_KEEP_TRANSLATIONS)
 
 /* One group of the file as text: its header, its lines, and the comment
- * and blank lines just above the header. Always ends in a newline. */
+ * and blank lines just above the header. Always ends in a newline.
+ * A bound group has no text: its owner writes it (see
+ * bursar_account_store_bind()). */
 typedef struct
 {
-  char *name;  /* (owned) the group name, as GKeyFile parsed it */
-  char *text;  /* (owned) */
+  char *name;   /* (owned) the group name, as GKeyFile parsed it */
+  char *text;   /* (owned) (nullable) NULL while bound */
+  BursarAccountStoreWriteFunc write;
+  gpointer owner;  /* (unowned) */
 } Chunk;
 
 struct _BursarAccountStore
@@ -362,6 +366,12 @@ bursar_account_store_dup_account (BursarAccountStore *self,
 
   if (chunk == NULL)
     return g_key_file_new ();
+  if (chunk->write != NULL)
+    {
+      kf = g_key_file_new ();
+      chunk->write (chunk->owner, kf, chunk->name);
+      return kf;
+    }
   kf = parse_chunk (chunk->text, &error);
   if (kf == NULL)
     {
@@ -370,6 +380,99 @@ bursar_account_store_dup_account (BursarAccountStore *self,
       return g_key_file_new ();
     }
   return kf;
+}
+
+/* A bound chunk's text, as its owner writes it now. */
+static char *
+chunk_write (Chunk *chunk)
+{
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+
+  chunk->write (chunk->owner, kf, chunk->name);
+  return g_key_file_to_data (kf, NULL, NULL);
+}
+
+/* --- binding ----------------------------------------------------------- */
+
+/* Whether @func writes everything @chunk's text holds: no comment or blank
+ * line (but the blank line that sets a group apart, which the writer
+ * adds), and the same keys with the same values. The order of the keys
+ * may differ: a key removed and set again goes to the end. */
+static gboolean
+writes_all_of (Chunk                       *chunk,
+               BursarAccountStoreWriteFunc  func,
+               gpointer                     owner)
+{
+  g_autoptr(GKeyFile) stored = NULL;
+  g_autoptr(GKeyFile) written = g_key_file_new ();
+  g_auto(GStrv) stored_keys = NULL;
+  g_auto(GStrv) written_keys = NULL;
+  const char *text = chunk->text;
+
+  while (*text == '\n')
+    text++;
+  if (*text == '#' || strstr (text, "\n#") != NULL || strstr (text, "\n\n") != NULL)
+    return FALSE;
+  stored = parse_chunk (text, NULL);
+  if (stored == NULL)
+    return FALSE;
+  func (owner, written, chunk->name);
+  stored_keys = g_key_file_get_keys (stored, chunk->name, NULL, NULL);
+  written_keys = g_key_file_get_keys (written, chunk->name, NULL, NULL);
+  if (stored_keys == NULL || written_keys == NULL ||
+      g_strv_length (stored_keys) != g_strv_length (written_keys))
+    return FALSE;
+  for (guint i = 0; written_keys[i] != NULL; i++)
+    {
+      g_autofree char *a = g_key_file_get_value (stored, chunk->name, written_keys[i], NULL);
+      g_autofree char *b = g_key_file_get_value (written, chunk->name, written_keys[i], NULL);
+
+      if (a == NULL || g_strcmp0 (a, b) != 0)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+bursar_account_store_bind (BursarAccountStore          *self,
+                           const char                  *account_id,
+                           BursarAccountStoreWriteFunc  func,
+                           gpointer                     owner)
+{
+  g_autofree char *group = bursar_account_store_group_for (account_id);
+  Chunk *chunk = g_hash_table_lookup (self->groups, group);
+
+  if (chunk == NULL)
+    {
+      chunk = g_new0 (Chunk, 1);
+      chunk->name = g_steal_pointer (&group);
+      g_ptr_array_add (self->chunks, chunk);
+      g_hash_table_insert (self->groups, chunk->name, chunk);
+    }
+  else if (chunk->text != NULL)
+    {
+      if (!writes_all_of (chunk, func, owner))
+        return FALSE;
+      g_clear_pointer (&chunk->text, g_free);
+    }
+  chunk->write = func;
+  chunk->owner = owner;
+  return TRUE;
+}
+
+void
+bursar_account_store_unbind (BursarAccountStore *self,
+                             const char         *account_id,
+                             gpointer            owner)
+{
+  g_autofree char *group = bursar_account_store_group_for (account_id);
+  Chunk *chunk = g_hash_table_lookup (self->groups, group);
+
+  if (chunk == NULL || chunk->write == NULL || chunk->owner != owner)
+    return;
+  chunk->text = chunk_write (chunk);
+  chunk->write = NULL;
+  chunk->owner = NULL;
 }
 
 /* --- changes ---------------------------------------------------------- */
@@ -403,6 +506,8 @@ bursar_account_store_set_account (BursarAccountStore *self,
     }
   g_free (chunk->text);
   chunk->text = g_steal_pointer (&text);
+  chunk->write = NULL;
+  chunk->owner = NULL;
   bursar_account_store_save (self);
 }
 
@@ -431,13 +536,15 @@ serialize (BursarAccountStore *self)
   for (guint i = 0; i < self->chunks->len; i++)
     {
       Chunk *chunk = g_ptr_array_index (self->chunks, i);
+      g_autofree char *written = chunk->write != NULL ? chunk_write (chunk) : NULL;
+      const char *text = written != NULL ? written : chunk->text;
 
       /* Groups are set apart by a blank line, as GKeyFile writes them,
        * unless one is there already. @data ends in a newline here. */
-      if (i > 0 && chunk->text[0] != '\n' &&
+      if (i > 0 && text[0] != '\n' &&
           !(data->len >= 2 && data->str[data->len - 2] == '\n'))
         g_string_append_c (data, '\n');
-      g_string_append (data, chunk->text);
+      g_string_append (data, text);
     }
   return g_string_free_to_bytes (data);
 }

@@ -57,6 +57,29 @@ void bursar_account_store_set_account (BursarAccountStore *self,
 void bursar_account_store_remove (BursarAccountStore *self,
                                   const char         *account_id);
 
+/* Writes the group @group of an account into the empty @keyfile. */
+typedef void (*BursarAccountStoreWriteFunc) (gpointer    owner,
+                                             GKeyFile   *keyfile,
+                                             const char *group);
+/* From now on the account's group is written by @func whenever the file
+ * is, and its text is no longer kept: the account holds the same values
+ * already, and the text would double them (figure 4 of issue 5). Only
+ * when @func writes every key and value of the stored group (in any
+ * order): a group with comments or keys this version does not know stays
+ * text, so nothing of it is lost; returns whether the group is bound. A new account's group is bound and
+ * goes to the end of the file. bursar_account_store_save() schedules a
+ * write; bursar_account_store_set_account() replaces the binding with
+ * text. @owner is not referenced: unbind before it goes. */
+gboolean bursar_account_store_bind (BursarAccountStore          *self,
+                                    const char                  *account_id,
+                                    BursarAccountStoreWriteFunc  func,
+                                    gpointer                     owner);
+/* Keeps the group as text again, as @owner writes it now; nothing if the
+ * group is gone or bound to another owner. */
+void bursar_account_store_unbind (BursarAccountStore *self,
+                                  const char         *account_id,
+                                  gpointer            owner);
+
 void bursar_account_store_save (BursarAccountStore *self);
 /* TRUE while a write is pending or running; "idle" is emitted when the
  * last write finished, so shut-down can wait for it. */

@@ -35,6 +35,7 @@ struct _BursarAccount
   BursarHttp *http;                   /* (owned) */
   BursarSecretStore *secret_store;    /* (owned) */
   BursarAccountStore *account_store;  /* (owned) */
+  gboolean store_bound;               /* the store writes our group from us */
   BursarAccountConfig config;
 
   BursarAccountState state;
@@ -148,6 +149,9 @@ bursar_account_finalize (GObject *object)
 
   g_assert (g_queue_is_empty (&self->waiters));
 
+  /* The store keeps what it would have asked us for. */
+  if (self->store_bound)
+    bursar_account_store_unbind (self->account_store, self->id, self);
   g_free (self->id);
   g_clear_object (&self->provider);
   g_clear_object (&self->http);
@@ -434,13 +438,13 @@ kf_set (GKeyFile   *kf,
     g_key_file_remove_key (kf, group, key, NULL);
 }
 
-void
-bursar_account_save (BursarAccount *self)
+/* BursarAccountStoreWriteFunc: the account's group of accounts.conf. */
+static void
+write_group (gpointer    owner,
+             GKeyFile   *kf,
+             const char *group)
 {
-  /* The group as stored, not a fresh one: comments and keys this version
-   * does not write (added by hand, or by a newer bursard) are kept. */
-  g_autoptr(GKeyFile) kf = bursar_account_store_dup_account (self->account_store, self->id);
-  g_autofree char *group = bursar_account_store_group_for (self->id);
+  BursarAccount *self = owner;
   g_autofree char *details = g_variant_print (self->details, TRUE);
   BursarAccountConfig *c = &self->config;
 
@@ -478,7 +482,28 @@ bursar_account_save (BursarAccount *self)
   kf_set (kf, group, "ApiBaseUrl", self->api_base_url);
   kf_set (kf, group, "Subject", self->subject);
   kf_set (kf, group, "Details", details);
+}
 
+void
+bursar_account_save (BursarAccount *self)
+{
+  g_autoptr(GKeyFile) kf = NULL;
+  g_autofree char *group = NULL;
+
+  /* A new account is written from the account itself from the start. */
+  if (!self->store_bound && !bursar_account_store_has_account (self->account_store, self->id))
+    self->store_bound = bursar_account_store_bind (self->account_store, self->id, write_group, self);
+  if (self->store_bound)
+    {
+      bursar_account_store_save (self->account_store);
+      return;
+    }
+
+  /* The group as stored, not a fresh one: comments and keys this version
+   * does not write (added by hand, or by a newer bursard) are kept. */
+  kf = bursar_account_store_dup_account (self->account_store, self->id);
+  group = bursar_account_store_group_for (self->id);
+  write_group (self, kf, group);
   bursar_account_store_set_account (self->account_store, self->id, kf);
 }
 
@@ -558,6 +583,8 @@ bursar_account_load (BursarAccount  *self,
       if (parsed_details != NULL)
         take_details (self, g_steal_pointer (&parsed_details));
     }
+  /* Most groups are just what we would write: their text can go. */
+  self->store_bound = bursar_account_store_bind (self->account_store, self->id, write_group, self);
   return TRUE;
 }
 

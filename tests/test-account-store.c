@@ -690,6 +690,113 @@ test_account_save (Fixture       *fixture,
   g_object_unref (load.provider);
 }
 
+/* --- bound groups ------------------------------------------------------ */
+
+/* What a test owner writes: Provider and Label. */
+typedef struct
+{
+  const char *label;
+} Owner;
+
+static void
+write_owner (gpointer    owner,
+             GKeyFile   *keyfile,
+             const char *group)
+{
+  Owner *o = owner;
+
+  g_key_file_set_string (keyfile, group, "Provider", "oidc");
+  g_key_file_set_string (keyfile, group, "Label", o->label);
+}
+
+static const char bind_sample[] =
+  "[Account plain_1]\n"
+  "Label=Plain\n"
+  "Provider=oidc\n"
+  "\n"
+  "[Account comment_1]\n"
+  "Provider=oidc\n"
+  "# why this label\n"
+  "Label=Plain\n"
+  "\n"
+  "[Account extra_1]\n"
+  "Provider=oidc\n"
+  "Label=Plain\n"
+  "Custom=kept\n"
+  "\n"
+  "[Account other_1]\n"
+  "Provider=oidc\n"
+  "Label=Different\n";
+
+/* A group the owner writes whole is written from the owner at every
+ * write; any group holding more stays text; unbinding keeps what the
+ * owner last wrote. */
+static void
+test_bind (Fixture       *fixture,
+           gconstpointer  data)
+{
+  g_auto(Seen) seen = { NULL, };
+  g_autoptr(BursarAccountStore) store = NULL;
+  g_autoptr(GKeyFile) written = NULL;
+  g_autoptr(GKeyFile) dup = NULL;
+  g_autofree char *contents = NULL;
+  Owner plain = { "Plain" }, other = { "Plain" }, fresh = { "New" };
+
+  write_file (fixture->path, bind_sample, -1);
+  seen_init (&seen);
+  store = load_store (fixture->path, &seen);
+
+  /* Key order does not matter; a comment, an unknown key or another value
+   * keeps the text. */
+  g_assert_true (bursar_account_store_bind (store, "plain_1", write_owner, &plain));
+  g_assert_false (bursar_account_store_bind (store, "comment_1", write_owner, &other));
+  g_assert_false (bursar_account_store_bind (store, "extra_1", write_owner, &other));
+  g_assert_false (bursar_account_store_bind (store, "other_1", write_owner, &other));
+  g_assert_true (bursar_account_store_bind (store, "new_1", write_owner, &fresh));
+  g_assert_true (bursar_account_store_has_account (store, "new_1"));
+
+  /* The owner's values at the time of the write. */
+  plain.label = "Changed";
+  dup = bursar_account_store_dup_account (store, "plain_1");
+  assert_string (dup, "Account plain_1", "Label", "Changed");
+  bursar_account_store_save (store);
+  wait_idle (store);
+  written = parse_file (fixture->path);
+  assert_groups (written, (const char * const[]) { "Account plain_1", "Account comment_1",
+                                                   "Account extra_1", "Account other_1",
+                                                   "Account new_1", NULL });
+  assert_string (written, "Account plain_1", "Label", "Changed");
+  assert_string (written, "Account new_1", "Label", "New");
+  contents = read_file (fixture->path);
+  g_assert_nonnull (strstr (contents, "\n\n[Account comment_1]\nProvider=oidc\n# why this label\n"
+                                      "Label=Plain\n\n[Account extra_1]\nProvider=oidc\n"
+                                      "Label=Plain\nCustom=kept\n\n[Account other_1]\n"
+                                      "Provider=oidc\nLabel=Different\n\n[Account new_1]\n"));
+
+  /* Unbound, the group keeps what the owner wrote last. */
+  bursar_account_store_unbind (store, "plain_1", &plain);
+  plain.label = "After";
+  /* Only the owner that bound it unbinds it. */
+  bursar_account_store_unbind (store, "new_1", &plain);
+  fresh.label = "Newer";
+  bursar_account_store_remove (store, "other_1");
+  wait_idle (store);
+  g_clear_pointer (&written, g_key_file_unref);
+  written = parse_file (fixture->path);
+  assert_string (written, "Account plain_1", "Label", "Changed");
+  assert_string (written, "Account new_1", "Label", "Newer");
+  g_assert_false (g_key_file_has_group (written, "Account other_1"));
+
+  /* A removed group stays removed when its owner lets go. */
+  bursar_account_store_remove (store, "new_1");
+  bursar_account_store_unbind (store, "new_1", &fresh);
+  wait_idle (store);
+  g_clear_pointer (&written, g_key_file_unref);
+  written = parse_file (fixture->path);
+  assert_groups (written, (const char * const[]) { "Account plain_1", "Account comment_1",
+                                                   "Account extra_1", NULL });
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -708,6 +815,7 @@ main (int   argc,
   ADD ("unreadable", test_unreadable);
   ADD ("repeated-group", test_repeated_group);
   ADD ("account-save", test_account_save);
+  ADD ("bind", test_bind);
 #undef ADD
 
   return g_test_run ();
