@@ -400,10 +400,11 @@ chunk_write (Chunk *chunk)
  * may differ: a key removed and set again goes to the end. */
 static gboolean
 writes_all_of (Chunk                       *chunk,
+               GKeyFile                    *parsed,
                BursarAccountStoreWriteFunc  func,
                gpointer                     owner)
 {
-  g_autoptr(GKeyFile) stored = NULL;
+  g_autoptr(GKeyFile) stored = parsed != NULL ? g_key_file_ref (parsed) : NULL;
   g_autoptr(GKeyFile) written = g_key_file_new ();
   g_auto(GStrv) stored_keys = NULL;
   g_auto(GStrv) written_keys = NULL;
@@ -413,7 +414,8 @@ writes_all_of (Chunk                       *chunk,
     text++;
   if (*text == '#' || strstr (text, "\n#") != NULL || strstr (text, "\n\n") != NULL)
     return FALSE;
-  stored = parse_chunk (text, NULL);
+  if (stored == NULL)
+    stored = parse_chunk (text, NULL);
   if (stored == NULL)
     return FALSE;
   func (owner, written, chunk->name);
@@ -436,6 +438,7 @@ writes_all_of (Chunk                       *chunk,
 gboolean
 bursar_account_store_bind (BursarAccountStore          *self,
                            const char                  *account_id,
+                           GKeyFile                    *parsed,
                            BursarAccountStoreWriteFunc  func,
                            gpointer                     owner)
 {
@@ -451,7 +454,7 @@ bursar_account_store_bind (BursarAccountStore          *self,
     }
   else if (chunk->text != NULL)
     {
-      if (!writes_all_of (chunk, func, owner))
+      if (!writes_all_of (chunk, parsed, func, owner))
         return FALSE;
       g_clear_pointer (&chunk->text, g_free);
     }

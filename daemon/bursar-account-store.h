@@ -69,9 +69,12 @@ typedef void (*BursarAccountStoreWriteFunc) (gpointer    owner,
  * text, so nothing of it is lost; returns whether the group is bound. A new account's group is bound and
  * goes to the end of the file. bursar_account_store_save() schedules a
  * write; bursar_account_store_set_account() replaces the binding with
- * text. @owner is not referenced: unbind before it goes. */
+ * text. @parsed (nullable) is the group as the load function got it, to
+ * spare parsing it again. @owner is not referenced: unbind before it
+ * goes. */
 gboolean bursar_account_store_bind (BursarAccountStore          *self,
                                     const char                  *account_id,
+                                    GKeyFile                    *parsed,
                                     BursarAccountStoreWriteFunc  func,
                                     gpointer                     owner);
 /* Keeps the group as text again, as @owner writes it now; nothing if the

@@ -492,7 +492,8 @@ bursar_account_save (BursarAccount *self)
 
   /* A new account is written from the account itself from the start. */
   if (!self->store_bound && !bursar_account_store_has_account (self->account_store, self->id))
-    self->store_bound = bursar_account_store_bind (self->account_store, self->id, write_group, self);
+    self->store_bound = bursar_account_store_bind (self->account_store, self->id, NULL,
+                                                   write_group, self);
   if (self->store_bound)
     {
       bursar_account_store_save (self->account_store);
@@ -584,7 +585,8 @@ bursar_account_load (BursarAccount  *self,
         take_details (self, g_steal_pointer (&parsed_details));
     }
   /* Most groups are just what we would write: their text can go. */
-  self->store_bound = bursar_account_store_bind (self->account_store, self->id, write_group, self);
+  self->store_bound = bursar_account_store_bind (self->account_store, self->id, kf,
+                                                 write_group, self);
   return TRUE;
 }
 

@@ -748,11 +748,11 @@ test_bind (Fixture       *fixture,
 
   /* Key order does not matter; a comment, an unknown key or another value
    * keeps the text. */
-  g_assert_true (bursar_account_store_bind (store, "plain_1", write_owner, &plain));
-  g_assert_false (bursar_account_store_bind (store, "comment_1", write_owner, &other));
-  g_assert_false (bursar_account_store_bind (store, "extra_1", write_owner, &other));
-  g_assert_false (bursar_account_store_bind (store, "other_1", write_owner, &other));
-  g_assert_true (bursar_account_store_bind (store, "new_1", write_owner, &fresh));
+  g_assert_true (bursar_account_store_bind (store, "plain_1", NULL, write_owner, &plain));
+  g_assert_false (bursar_account_store_bind (store, "comment_1", NULL, write_owner, &other));
+  g_assert_false (bursar_account_store_bind (store, "extra_1", NULL, write_owner, &other));
+  g_assert_false (bursar_account_store_bind (store, "other_1", NULL, write_owner, &other));
+  g_assert_true (bursar_account_store_bind (store, "new_1", NULL, write_owner, &fresh));
   g_assert_true (bursar_account_store_has_account (store, "new_1"));
 
   /* The owner's values at the time of the write. */
